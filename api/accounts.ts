@@ -1,0 +1,135 @@
+import { Router } from 'express';
+import { getBalance, LedgerError, postTransfer } from '../db/ledger';
+import { grantAccountId, personalAccountId } from '../db/reference';
+import { coinAmount } from '../domain/coins';
+import { actorOf, requireRole, staffCovers } from './auth';
+import { AppContext, route } from './context';
+import { ApiError, parseInput, requestLang, fieldError } from './problem';
+import { grantBody, idParams, pageQuery } from './schemas';
+import { idempotencyKeyHeader } from './schemas';
+
+export function accountsRouter(ctx: AppContext): Router {
+  const router = Router();
+  const em = () => ctx.orm.em.fork();
+
+  /** The person's district, when the actor may read that person's account. */
+  async function authorizeAccountRead(actorId: string, personId: string, req: Parameters<typeof actorOf>[0]) {
+    const actor = actorOf(req);
+    const rows = await em().execute<Array<{ district_code: string }>>(`select district_code from person where id = ?`, [
+      personId,
+    ]);
+    const self = actorId === personId || actor.onBehalfOf === personId;
+    const staff = ['street_reviewer', 'district_officer', 'city_admin'].includes(actor.role);
+    if (rows.length === 0 || !(self || (staff && staffCovers(actor, rows[0].district_code)))) {
+      throw new ApiError('ACCOUNT_NOT_FOUND', `no account for person ${personId}`);
+    }
+  }
+
+  router.get(
+    '/accounts/:id',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      const { id } = parseInput(req, idParams, req.params, 'params');
+      await authorizeAccountRead(actor.id, id, req);
+      const balance = await getBalance(em(), personalAccountId(id));
+      if (!balance) throw new ApiError('ACCOUNT_NOT_FOUND', `no account for person ${id}`);
+      res.json({
+        personId: id,
+        balance: coinAmount(balance.balance),
+        reserved: coinAmount(balance.reserved),
+        available: coinAmount(balance.available),
+      });
+    }),
+  );
+
+  router.get(
+    '/accounts/:id/entries',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      const { id } = parseInput(req, idParams, req.params, 'params');
+      const page = parseInput(req, pageQuery, req.query, 'query');
+      await authorizeAccountRead(actor.id, id, req);
+      const rows = await em().execute<
+        Array<{ version: string; amount: string; balance_after: string; transfer_id: string; kind: string; order_id: string | null; created_at: Date }>
+      >(
+        `select e.version, e.amount, e.balance_after, e.transfer_id, t.kind, t.order_id, e.created_at
+         from entry e join transfer t on t.id = e.transfer_id
+         where e.account_id = ? order by e.version desc limit ? offset ?`,
+        [personalAccountId(id), page.limit, page.offset],
+      );
+      res.json({
+        items: rows.map((r) => ({
+          version: Number(r.version),
+          amount: coinAmount(Number(r.amount)),
+          balanceAfter: coinAmount(Number(r.balance_after)),
+          transferId: r.transfer_id,
+          kind: r.kind,
+          orderId: r.order_id ?? undefined,
+          at: new Date(r.created_at).toISOString(),
+        })),
+        limit: page.limit,
+        offset: page.offset,
+      });
+    }),
+  );
+
+  /** A district civil-affairs office grants free coins to an elder of its district. */
+  router.post(
+    '/grants',
+    route(async (req, res) => {
+      const actor = requireRole(req, 'district_officer');
+      const lang = requestLang(req);
+      const body = parseInput(req, grantBody, req.body ?? {}, 'body');
+      const rawKey = req.header('Idempotency-Key');
+      if (rawKey === undefined) {
+        throw new ApiError('IDEMPOTENCY_KEY_REQUIRED', 'header.Idempotency-Key: required for a grant', [
+          { field: 'header.Idempotency-Key', message: 'required' },
+        ]);
+      }
+      const key = parseInput(req, idempotencyKeyHeader, rawKey, 'header.Idempotency-Key');
+      const elders = await em().execute<Array<{ district_code: string; is_elder: boolean }>>(
+        `select district_code, is_elder from person where id = ?`,
+        [body.elderId],
+      );
+      if (elders.length === 0 || !staffCovers(actor, elders[0].district_code)) {
+        throw new ApiError('PERSON_NOT_FOUND', `person ${body.elderId} does not exist in district ${actor.districtCode}`);
+      }
+      if (!elders[0].is_elder) throw new ApiError('NOT_AN_ELDER', `person ${body.elderId} is not a registered elder`);
+
+      const cap = ctx.config.policy.grantCapMinutesPerElderPerYear;
+      const [{ granted }] = await em().execute<Array<{ granted: string | null }>>(
+        `select coalesce(sum(amount), 0) as granted from transfer
+         where kind = 'grant' and credit_account_id = ? and created_at >= date_trunc('year', now() at time zone 'Asia/Shanghai')`,
+        [personalAccountId(body.elderId)],
+      );
+      // NOTE: the cap check reads before the transfer locks the account, so two
+      // grants racing for one elder could together pass the cap.
+      if (Number(granted) + body.amountMinutes > cap) {
+        throw fieldError(
+          'VALIDATION_FAILED',
+          'body.amountMinutes',
+          `超过每位老人每年 ${cap} 分钟的发放上限（今年已发放 ${granted} 分钟）`,
+          `exceeds the yearly cap of ${cap} minutes per elder (${granted} granted this year)`,
+          lang,
+        );
+      }
+      try {
+        const result = await postTransfer(em(), {
+          id: `grant:${actor.id}:${key}`,
+          kind: 'grant',
+          debitAccountId: grantAccountId(elders[0].district_code),
+          creditAccountId: personalAccountId(body.elderId),
+          amount: body.amountMinutes,
+          memo: body.reason,
+        });
+        ctx.logger.info({ transferId: result.id, elderId: body.elderId, replayed: result.replayed }, 'grant posted');
+        res.status(result.replayed ? 200 : 201).json({ transferId: result.id, amount: coinAmount(body.amountMinutes) });
+      } catch (err) {
+        if (err instanceof LedgerError) throw new ApiError(err.code === 'IDEMPOTENCY_CONFLICT' ? 'IDEMPOTENCY_CONFLICT' : 'INSUFFICIENT_BALANCE', err.message);
+        throw err;
+      }
+    }),
+  );
+
+  return router;
+}

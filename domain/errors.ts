@@ -1,0 +1,69 @@
+/**
+ * Stable error codes of the API and the workflows, with the HTTP status each
+ * maps to and its message in Simplified Chinese (the default) and English.
+ * Workflows raise ApplicationFailure with `type` set to one of these codes;
+ * this file has no imports so workflow code can use it.
+ */
+export const ERROR_CATALOG = {
+  VALIDATION_FAILED: { status: 400, zh: '请求参数不合法', en: 'The request is invalid' },
+  MALFORMED_JSON: { status: 400, zh: '请求体不是合法的 JSON', en: 'The request body is not valid JSON' },
+  IDEMPOTENCY_KEY_REQUIRED: {
+    status: 400,
+    zh: '缺少 Idempotency-Key 请求头',
+    en: 'The Idempotency-Key header is missing',
+  },
+  UNAUTHENTICATED: { status: 401, zh: '未登录或令牌无效', en: 'Missing or invalid bearer token' },
+  FORBIDDEN: { status: 403, zh: '无权执行此操作', en: 'You are not allowed to do this' },
+  NOT_FOUND: { status: 404, zh: '资源不存在', en: 'Not found' },
+  PERSON_NOT_FOUND: { status: 404, zh: '人员不存在', en: 'Person not found' },
+  ORDER_NOT_FOUND: { status: 404, zh: '订单不存在', en: 'Order not found' },
+  ACCOUNT_NOT_FOUND: { status: 404, zh: '账户不存在', en: 'Account not found' },
+  STREET_NOT_IN_DISTRICT: { status: 422, zh: '街道不属于该区', en: 'The street is not in that district' },
+  RESIDENT_ID_INVALID: { status: 422, zh: '身份证号码无效', en: 'The resident ID number is invalid' },
+  RESIDENT_ID_TAKEN: {
+    status: 409,
+    zh: '该身份证号码已注册，请使用已有账户',
+    en: 'That resident ID number is already registered',
+  },
+  TOO_YOUNG: { status: 422, zh: '年龄不符合要求', en: 'The person is below the required age' },
+  NOT_AN_ELDER: { status: 422, zh: '该人员不是已登记的老年人', en: 'The person is not a registered elder' },
+  NOT_A_VOLUNTEER: { status: 422, zh: '该人员不是已登记的志愿者', en: 'The person is not a registered volunteer' },
+  VOLUNTEER_SUSPENDED: { status: 409, zh: '志愿者资格已暂停或撤销', en: 'The volunteer is suspended or revoked' },
+  INSURANCE_NOT_CONFIRMED: {
+    status: 409,
+    zh: '志愿者的意外保险尚未确认，暂不能接单',
+    en: "The volunteer's accident insurance is not confirmed",
+  },
+  CANNOT_SERVE_SELF: { status: 409, zh: '不能承接自己发布的订单', en: 'A volunteer cannot accept their own order' },
+  INSUFFICIENT_BALANCE: { status: 409, zh: '时间币可用余额不足', en: 'Not enough available time coins' },
+  IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    zh: '相同的幂等键已用于内容不同的请求',
+    en: 'The idempotency key was already used for a different request',
+  },
+  ORDER_STATE_CONFLICT: { status: 409, zh: '订单当前状态不允许此操作', en: 'The order is not in a state that allows this' },
+  ORDER_ALREADY_MATCHED: { status: 409, zh: '订单已被其他志愿者承接', en: 'Another volunteer already accepted the order' },
+  VOLUNTEER_OVERLAP: {
+    status: 409,
+    zh: '该时段与您已承接的其他订单重叠',
+    en: 'The order overlaps another order you hold',
+  },
+  SIGN_IN_WINDOW_CLOSED: {
+    status: 409,
+    zh: '不在签到时间范围内',
+    en: 'Sign-in is outside the window around the scheduled start',
+  },
+  SCHEDULE_OUT_OF_RANGE: { status: 422, zh: '预约时间不在允许范围内', en: 'The scheduled start is outside the allowed range' },
+  WORKFLOW_UNAVAILABLE: {
+    status: 503,
+    zh: '工作流服务暂不可用，请稍后重试',
+    en: 'The workflow service is unavailable; retry later',
+  },
+  INTERNAL: { status: 500, zh: '服务器内部错误', en: 'Internal server error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CATALOG, value);
+}

@@ -1,0 +1,30 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createOrderActivities } from '../activities/orders';
+
+export interface WorkerOptions {
+  orm: MikroORM;
+  logger: Logger;
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+/**
+ * Creates the Temporal worker with every workflow and activity of the time
+ * bank. The caller runs it and shuts it down; shutdown lets running
+ * activities finish first.
+ */
+export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: opts.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: { ...createOrderActivities(opts.orm, opts.logger) },
+    shutdownGraceTime: '30 seconds',
+  });
+  return { worker, connection };
+}
