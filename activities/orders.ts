@@ -46,7 +46,7 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
       await em().execute(
         `update service_order set status = ?, cancel_reason = ?, volunteer_id = ?, reviewer_id = ?, review_note = ?,
            signed_in_at = ?, signed_out_at = ?, served_minutes = ?, settled_minutes = ?, rating = ?,
-           rating_comment = ?, disputed = ?, flags = ?, state_version = ?, updated_at = now()
+           rating_comment = ?, disputed = ?, flags = string_to_array(?, ','), state_version = ?, updated_at = now()
          where id = ? and state_version < ?`,
         [
           state.status,
@@ -61,7 +61,7 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
           state.rating ?? null,
           state.ratingComment ?? null,
           state.disputed,
-          state.flags,
+          state.flags.join(','),
           state.version,
           orderId,
           state.version,
@@ -112,6 +112,7 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
             orderId: input.orderId,
           });
           if (!posted.replayed && input.minutes > 0) {
+            // Served hours count the time served, even when the elder could not cover all of it.
             await tx.execute(`update person set served_minutes = served_minutes + ? where id = ?`, [
               input.minutes,
               input.volunteerId,
@@ -119,8 +120,11 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
           }
           return posted;
         });
-        logger.info({ orderId: input.orderId, minutes: input.minutes, replayed: result.replayed }, 'order settled');
-        return { replayed: result.replayed };
+        logger.info(
+          { orderId: input.orderId, minutes: input.minutes, postedMinutes: result.postedAmount, replayed: result.replayed },
+          'order settled',
+        );
+        return { replayed: result.replayed, postedMinutes: result.postedAmount };
       } catch (err) {
         asFailure(err);
       }

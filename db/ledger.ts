@@ -253,11 +253,19 @@ export interface PostReservationRequest {
   orderId?: string;
 }
 
+export interface PostReservationResult extends TransferResult {
+  /** Minutes actually moved; less than requested only when the debit account could not cover more. */
+  postedAmount: number;
+}
+
 /**
- * Posts part or all of a pending reservation as a transfer and releases the
- * rest, exactly once. An amount of 0 only releases.
+ * Posts a pending reservation as a transfer of `amount` and releases the rest,
+ * exactly once. An amount above the reservation (served time may exceed the
+ * booking by the allowance) takes the excess from the available balance, and
+ * is cut to what the account can cover, so settlement never overdraws or
+ * fails. An amount of 0 only releases.
  */
-export async function postReservationIn(tx: EntityManager, req: PostReservationRequest): Promise<TransferResult> {
+export async function postReservationIn(tx: EntityManager, req: PostReservationRequest): Promise<PostReservationResult> {
   if (!Number.isSafeInteger(req.amount) || req.amount < 0) {
     throw new LedgerError('INVALID_AMOUNT', `posted amount must be a whole number of minutes >= 0, got ${req.amount}`);
   }
@@ -266,9 +274,10 @@ export async function postReservationIn(tx: EntityManager, req: PostReservationR
   const reservation = await loadReservation(tx, req.reservationId, true);
 
   if (reservation.status === 'posted') {
-    const sameTransfer = (reservation.settlement_transfer_id ?? null) === (req.amount > 0 ? req.transferId : null);
-    if (Number(reservation.posted_amount) === req.amount && sameTransfer) {
-      return { id: req.transferId, replayed: true };
+    const postedAmount = Number(reservation.posted_amount);
+    const expectedTransfer = postedAmount > 0 ? req.transferId : null;
+    if (postedAmount <= req.amount && (reservation.settlement_transfer_id ?? null) === expectedTransfer) {
+      return { id: req.transferId, replayed: true, postedAmount };
     }
     throw new LedgerError(
       'IDEMPOTENCY_CONFLICT',
@@ -281,35 +290,30 @@ export async function postReservationIn(tx: EntityManager, req: PostReservationR
       reservationId: req.reservationId,
     });
   }
-  const reservedAmount = Number(reservation.amount);
-  if (req.amount > reservedAmount) {
-    throw new LedgerError(
-      'INVALID_AMOUNT',
-      `cannot post ${req.amount} minutes from reservation ${req.reservationId} of ${reservedAmount} minutes`,
-    );
-  }
 
   // Release the whole hold first, then post the served part as an ordinary transfer.
+  const reservedAmount = Number(reservation.amount);
   const debit = accounts.get(reservation.account_id)!;
   await tx.execute(`update account set reserved = reserved - ? where id = ?`, [reservedAmount, debit.id]);
   debit.reserved = String(Number(debit.reserved) - reservedAmount);
+  const postedAmount = Math.min(req.amount, Math.max(0, available(debit)));
 
-  if (req.amount > 0) {
-    const content = { kind: req.kind, debit: debit.id, credit: req.creditAccountId, amount: req.amount, orderId: req.orderId ?? null };
+  if (postedAmount > 0) {
+    const content = { kind: req.kind, debit: debit.id, credit: req.creditAccountId, amount: postedAmount, orderId: req.orderId ?? null };
     await tx.execute(
       `insert into transfer (id, kind, debit_account_id, credit_account_id, amount, order_id, memo, request_hash)
        values (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [req.transferId, req.kind, debit.id, req.creditAccountId, req.amount, req.orderId ?? null,
+      [req.transferId, req.kind, debit.id, req.creditAccountId, postedAmount, req.orderId ?? null,
         `posted from reservation ${req.reservationId}`, hashContent(content)],
     );
-    await postEntries(tx, req.transferId, debit, accounts.get(req.creditAccountId)!, req.amount);
+    await postEntries(tx, req.transferId, debit, accounts.get(req.creditAccountId)!, postedAmount);
   }
   await tx.execute(
     `update reservation set status = 'posted', posted_amount = ?, settlement_transfer_id = ?, resolved_at = now()
      where id = ?`,
-    [req.amount, req.amount > 0 ? req.transferId : null, req.reservationId],
+    [postedAmount, postedAmount > 0 ? req.transferId : null, req.reservationId],
   );
-  return { id: req.transferId, replayed: false };
+  return { id: req.transferId, replayed: false, postedAmount };
 }
 
 /** Releases a pending reservation in full, exactly once; voiding twice is a no-op. */

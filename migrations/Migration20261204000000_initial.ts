@@ -181,7 +181,7 @@ export class Migration20261204000000_initial extends Migration {
         amount bigint not null check (amount > 0),
         status text not null check (status in ('pending', 'posted', 'voided')),
         order_id uuid,
-        posted_amount bigint check (posted_amount >= 0 and posted_amount <= amount),
+        posted_amount bigint check (posted_amount >= 0),
         settlement_transfer_id text references transfer(id),
         created_at timestamptz not null default now(),
         resolved_at timestamptz

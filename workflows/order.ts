@@ -153,11 +153,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
   async function settle(servedMinutes: number): Promise<void> {
     const volunteerId = state.volunteerId!;
-    await acts.settleOrder({ orderId: input.orderId, elderId: input.elderId, volunteerId, minutes: servedMinutes });
+    const paid = await acts.settleOrder({ orderId: input.orderId, elderId: input.elderId, volunteerId, minutes: servedMinutes });
     state.reserved = false;
-    state.settledMinutes = servedMinutes;
+    state.settledMinutes = paid.postedMinutes;
     await acts.releaseVolunteerSlot({ orderId: input.orderId });
-    record('settled', undefined, `${servedMinutes} minutes`);
+    record('settled', undefined, `${paid.postedMinutes} of ${servedMinutes} served minutes paid`);
     // Math.random is seeded per execution by the SDK, so the sample replays identically.
     if (Math.random() * 100 < policy.followUpSamplePercent && !state.flags.includes('sampled')) {
       state.flags.push('sampled');
