@@ -29,15 +29,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await migrate(orm);
   await loadReferenceData(orm.em.fork());
 
-  return {
+  const db: TestDatabase = {
     url: url.toString(),
     orm,
     async drop() {
-      await orm.close(true);
+      await db.orm.close(true).catch(() => undefined);
       const c = new Client({ connectionString: testServerUrl() });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
     },
   };
+  return db;
 }

@@ -1,0 +1,103 @@
+import { Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createApp } from '../api/app';
+import { migrate, openOrm } from '../db/orm';
+import { loadReferenceData } from '../db/reference';
+import type { AppConfig } from '../domain/config';
+import { createWorker } from '../worker/worker';
+import { connectTemporal } from './temporal';
+
+export interface SystemOptions {
+  config: AppConfig;
+  databaseUrl: string;
+  temporalAddress: string;
+  jwtSecret: string;
+  logger: Logger;
+  /** Which parts to run in this process; both by default. */
+  runApi?: boolean;
+  runWorker?: boolean;
+}
+
+export interface RunningSystem {
+  orm: MikroORM;
+  temporal: Client;
+  /** Base URL of the API, when it runs in this process. */
+  apiUrl?: string;
+  worker?: Worker;
+  /** Stops the API, lets running activities finish, then closes connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Migrates the database, loads reference data and starts the API and the
+ * worker against the given PostgreSQL and Temporal servers.
+ */
+export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
+  const { config, logger } = opts;
+  const orm = await openOrm(opts.databaseUrl);
+  const applied = await migrate(orm);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  const reference = await loadReferenceData(orm.em.fork());
+  logger.info(reference, 'reference data loaded');
+
+  const temporal = await connectTemporal(opts.temporalAddress, config.temporal.namespace);
+
+  let worker: Worker | undefined;
+  let workerConnection: NativeConnection | undefined;
+  let workerRun: Promise<void> | undefined;
+  if (opts.runWorker !== false) {
+    const created = await createWorker({
+      orm,
+      logger: logger.child({ component: 'worker' }),
+      address: opts.temporalAddress,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+    });
+    worker = created.worker;
+    workerConnection = created.connection;
+    workerRun = worker.run().catch((err) => {
+      logger.error({ err }, 'worker stopped with an error');
+    });
+    logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+  }
+
+  let server: Server | undefined;
+  let apiUrl: string | undefined;
+  if (opts.runApi !== false) {
+    const app = createApp({ orm, temporal, config, logger: logger.child({ component: 'api' }), jwtSecret: opts.jwtSecret });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const address = server.address() as AddressInfo;
+    apiUrl = `http://${config.api.host}:${address.port}`;
+    logger.info({ apiUrl }, 'API listening');
+  }
+
+  let stopped = false;
+  return {
+    orm,
+    temporal,
+    apiUrl,
+    worker,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+      }
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun;
+      await workerConnection?.close();
+      await temporal.connection.close();
+      await orm.close(true);
+      logger.info('system stopped');
+    },
+  };
+}
