@@ -20,7 +20,7 @@ import {
 } from '../workflows/order';
 import { createTestDatabase, TestDatabase } from './support/db';
 import { DISTRICT, fund, insertPerson } from './support/fixtures';
-import { createTestWorker, registerSearchAttributes, silentLogger, startOrder, timeSkippingServerPath } from './support/order-env';
+import { createTestWorker, recordHistory, registerSearchAttributes, silentLogger, startOrder, timeSkippingServerPath } from './support/order-env';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -119,6 +119,7 @@ test('order settles after rating', async () => {
   expect(await balance(volunteer.id)).toMatchObject({ balance: 60, reserved: 0 });
   expect(await readModel(order.orderId)).toMatchObject({ status: 'settled', settled_minutes: 60 });
   expect((await checkLedger(db.orm.em.fork())).problems).toEqual([]);
+  await recordHistory('order-settled-after-rating', order.handle);
 });
 
 test('served time is capped and rounded down', async () => {
@@ -162,6 +163,7 @@ test('unreviewed order is reminded, escalated, then expires', async () => {
     [order.orderId],
   );
   expect(kinds.map((k) => k.kind)).toEqual(['review_escalated', 'review_reminder']);
+  await recordHistory('order-expired', order.handle);
 });
 
 test('unmatched order is cancelled before the start', async () => {
@@ -172,6 +174,7 @@ test('unmatched order is cancelled before the start', async () => {
   const final = await order.handle.result();
   expect(final).toMatchObject({ status: 'cancelled', cancelReason: 'unmatched' });
   expect(await balance(p.elder.id)).toMatchObject({ reserved: 0, available: 600 });
+  await recordHistory('order-unmatched', order.handle);
 });
 
 test('volunteer who never signs in is a no-show', async () => {
@@ -184,6 +187,7 @@ test('volunteer who never signs in is a no-show', async () => {
   expect(await balance(p.elder.id)).toMatchObject({ reserved: 0 });
   const slots = await db.orm.em.fork().execute(`select * from volunteer_slot where order_id = ?`, [order.orderId]);
   expect(slots).toHaveLength(0);
+  await recordHistory('order-no-show', order.handle);
 });
 
 test('missing sign-out closes at booked end and flags a call', async () => {
@@ -195,6 +199,7 @@ test('missing sign-out closes at booked end and flags a call', async () => {
   const reasons = await followUps(order.orderId);
   expect(reasons).toContain('missing_sign_out');
   expect(reasons).toContain('missing_rating');
+  await recordHistory('order-missing-sign-out', order.handle);
 });
 
 test('no rating: follow-up call then automatic settlement', async () => {
@@ -206,6 +211,7 @@ test('no rating: follow-up call then automatic settlement', async () => {
   expect(await followUps(order.orderId)).toContain('missing_rating');
   const final = await order.handle.result();
   expect(final).toMatchObject({ status: 'settled', settledMinutes: 60 });
+  await recordHistory('order-auto-settled', order.handle);
 });
 
 test('disputed time is corrected by staff', async () => {
@@ -226,6 +232,7 @@ test('disputed time is corrected by staff', async () => {
   expect(resolved).toMatchObject({ status: 'settled', settledMinutes: 30 });
   expect(await balance(volunteer.id)).toMatchObject({ balance: 30 });
   expect(await balance(elder.id)).toMatchObject({ balance: 570, reserved: 0 });
+  await recordHistory('order-disputed', order.handle);
 });
 
 test('elder cancels before sign-in and the reservation is released', async () => {
@@ -265,6 +272,8 @@ test('withdrawal reopens the order for another volunteer', async () => {
   const taken = await order.handle.executeUpdate(acceptOrder, { args: [{ actor: { id: other.id, role: 'volunteer' }, volunteerId: other.id }] });
   expect(taken).toMatchObject({ status: 'matched', volunteerId: other.id });
   await order.handle.executeUpdate(cancelOrder, { args: [{ actor: reviewer }] });
+  await order.handle.result();
+  await recordHistory('order-withdrawn-and-cancelled', order.handle);
 });
 
 test('two volunteers accepting at once: exactly one wins', async () => {
@@ -284,6 +293,8 @@ test('two volunteers accepting at once: exactly one wins', async () => {
   const slots = await db.orm.em.fork().execute(`select * from volunteer_slot where order_id = ?`, [order.orderId]);
   expect(slots).toHaveLength(1);
   await order.handle.executeUpdate(cancelOrder, { args: [{ actor: reviewer }] });
+  await order.handle.result();
+  await recordHistory('order-concurrent-accept', order.handle);
 });
 
 test('overlapping acceptance is refused', async () => {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowHandle } from '@temporalio/client';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -47,6 +49,20 @@ export async function registerSearchAttributes(env: TestWorkflowEnvironment): Pr
       VolunteerId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     },
   });
+}
+
+/**
+ * Saves the workflow's history under test/histories when RECORD_HISTORIES=1,
+ * so test/replay.test.ts can replay it against later versions of the code.
+ */
+export async function recordHistory(name: string, handle: WorkflowHandle): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  const dir = join(__dirname, '..', 'histories');
+  mkdirSync(dir, { recursive: true });
+  // Binary protobuf: the JSON helpers of @temporalio/common bundle their own
+  // protobufjs and reject the client's History messages.
+  writeFileSync(join(dir, `${name}.pb`), temporal.api.history.v1.History.encode(history).finish());
 }
 
 export function timeSkippingServerPath(): string {

@@ -1,0 +1,114 @@
+/**
+ * Starts the whole time bank in one process: PostgreSQL (embedded unless
+ * DATABASE_URL is set), the Temporal dev server (unless TEMPORAL_ADDRESS is
+ * set), then the API and the worker. With --demo it also runs the demo
+ * driver through the API and leaves everything running. Ctrl-C stops it all,
+ * letting running activities finish first.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../domain/config';
+import { createLogger } from '../runtime/logger';
+import { startSystem } from '../runtime/system';
+import { startEmbeddedPostgres, startTemporalDevServer } from './dev-services';
+import { ensureTemporalCli, repoRoot } from './tools';
+
+/** Reads the token-signing secret from the data folder, creating it on first start. */
+function localJwtSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function main(): Promise<void> {
+  const demo = process.argv.includes('--demo');
+  if (demo) process.env.TIMEBANK_PROFILE ??= 'demo';
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const dataDir = path.resolve(repoRoot(), config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const serviceLog = (message: string) => logger.info({ component: 'services' }, message);
+
+  const stops: Array<() => Promise<void>> = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping; running activities may take up to 30 seconds to finish');
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err }, 'error while stopping');
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir, log: serviceLog });
+    stops.push(() => pg.stop());
+    databaseUrl = pg.url;
+    logger.info({ port: pg.port }, 'embedded PostgreSQL started');
+  }
+
+  let temporalAddress = config.temporal.address;
+  let temporalUi: string | undefined;
+  if (!temporalAddress) {
+    await ensureTemporalCli({ log: serviceLog });
+    const temporal = await startTemporalDevServer({
+      dataDir,
+      port: Number(process.env.TEMPORAL_DEV_PORT ?? 7233),
+      uiPort: Number(process.env.TEMPORAL_DEV_UI_PORT ?? 8233),
+      namespace: config.temporal.namespace,
+      log: serviceLog,
+    });
+    stops.push(() => temporal.stop());
+    temporalAddress = temporal.address;
+    temporalUi = temporal.uiUrl;
+  }
+
+  const jwtSecret = config.jwt.secret ?? localJwtSecret(dataDir);
+  const system = await startSystem({ config, databaseUrl, temporalAddress, jwtSecret, logger });
+  stops.push(() => system.stop());
+
+  const lines = [
+    '',
+    `Time Bank is running (profile ${config.profile}).`,
+    `  API:              ${system.apiUrl}/v1`,
+    `  API description:  ${system.apiUrl}/openapi.json`,
+    `  Temporal:         ${temporalAddress}${temporalUi ? `  (web UI ${temporalUi})` : ''}`,
+    `  Tokens:           npm run token -- --role city_admin`,
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+
+  if (demo) {
+    // Loaded only for the demo so a production start does not carry the driver.
+    const { runDemo } = await import('./demo');
+    await runDemo({ apiUrl: system.apiUrl!, jwtSecret, issuer: config.jwt.issuer, minuteMs: config.minuteMs, policy: config.policy, orm: system.orm, temporal: system.temporal });
+    process.stdout.write(`\nThe demo is finished; the system stays up. ${temporalUi ? `Browse orders at ${temporalUi}. ` : ''}Press Ctrl-C to stop.\n`);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`Start failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
