@@ -25,6 +25,8 @@ function localJwtSecret(dataDir: string): string {
 
 async function main(): Promise<void> {
   const demo = process.argv.includes('--demo');
+  // --no-worker runs the API alone, for a worker started apart (npm run worker).
+  const runWorker = !process.argv.includes('--no-worker');
   if (demo) process.env.TIMEBANK_PROFILE ??= 'demo';
 
   let config;
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
   }
 
   const jwtSecret = config.jwt.secret ?? localJwtSecret(dataDir);
-  const system = await startSystem({ config, databaseUrl, temporalAddress, jwtSecret, logger });
+  const system = await startSystem({ config, databaseUrl, temporalAddress, jwtSecret, logger, runWorker });
   stops.push(() => system.stop());
 
   const lines = [
@@ -94,6 +96,8 @@ async function main(): Promise<void> {
     `  API:              ${system.apiUrl}/v1`,
     `  API description:  ${system.apiUrl}/openapi.json`,
     `  Temporal:         ${temporalAddress}${temporalUi ? `  (web UI ${temporalUi})` : ''}`,
+    `  Database:         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
+    `  Worker:           ${runWorker ? `running on task queue ${config.temporal.taskQueue}` : 'not started (--no-worker)'}`,
     `  Tokens:           npm run token -- --role city_admin`,
     'Press Ctrl-C to stop.',
     '',
