@@ -289,7 +289,7 @@ export function ordersRouter(ctx: AppContext): Router {
         ],
       );
       if (inserted.length === 0) {
-        // A concurrent request with the same key won the insert; answer as its retry would.
+        // A concurrent request with the same key inserted first; a retry returns that order.
         throw new ApiError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${key} is being used by a request in progress; retry`);
       }
       try {

@@ -17,8 +17,9 @@ export interface SystemOptions {
   temporalAddress: string;
   jwtSecret: string;
   logger: Logger;
-  /** Which parts to run in this process; both by default. */
+  /** Whether this process runs the API; true by default. */
   runApi?: boolean;
+  /** Whether this process runs the worker; true by default. */
   runWorker?: boolean;
 }
 

@@ -396,7 +396,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     { validator: (req) => requireStatus(cancellableBy(req.actor.role), 'cancel') },
   );
 
-  /** Waits until `done` holds or the deadline passes; returns true if `done` held first. */
+  /** Waits until `done()` is true or the deadline passes; returns true when `done()` became true first. */
   async function waitUntil(deadlineMs: number, done: () => boolean): Promise<boolean> {
     const remaining = deadlineMs - Date.now();
     if (remaining <= 0) return done();
@@ -454,7 +454,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     });
   }
 
-  // Service: close automatically at the booked end when nobody signs out.
+  // Service: without a sign-out, the order closes automatically at the booked end.
   if (state.status === 'in_service') {
     const closeAt = bookedEndMs() + minutes(policy.autoCloseAfterBookedEndMinutes);
     if (!(await waitUntil(closeAt, () => state.status !== 'in_service'))) {
