@@ -4,7 +4,9 @@ import { orderWorkflowId } from '../domain/order';
 import { requireRole } from './auth';
 import { AppContext, route } from './context';
 import { ApiError, parseInput } from './problem';
-import { idParams } from './schemas';
+import { emptyBody, idParams, pageQuery } from './schemas';
+import { reconciliationWorkflow } from '../workflows/reconciliation';
+import { randomUUID } from 'node:crypto';
 
 /**
  * Operator endpoints. Workflow histories carry only opaque ids, so operators
@@ -41,6 +43,51 @@ export function opsRouter(ctx: AppContext): Router {
       }
     }),
   );
+
+  /** Starts a reconciliation run now and returns its outcome. */
+  router.post(
+    '/ops/reconciliations',
+    route(async (req, res) => {
+      requireRole(req, 'operator', 'city_admin');
+      parseInput(req, emptyBody, req.body ?? {}, 'body');
+      const runId = `reconciliation-${randomUUID()}`;
+      const summary = await ctx.temporal.workflow.execute(reconciliationWorkflow, {
+        taskQueue: ctx.config.temporal.taskQueue,
+        workflowId: runId,
+        args: ['operator'],
+      });
+      res.status(201).json(await loadRun(summary.runId));
+    }),
+  );
+
+  router.get(
+    '/ops/reconciliations',
+    route(async (req, res) => {
+      requireRole(req, 'operator', 'city_admin');
+      const page = parseInput(req, pageQuery, req.query, 'query');
+      const rows = await ctx.orm.em.fork().execute<Array<{ id: string }>>(
+        `select id from reconciliation_run order by started_at desc limit ? offset ?`,
+        [page.limit, page.offset],
+      );
+      res.json({ items: await Promise.all(rows.map((r) => loadRun(r.id))), limit: page.limit, offset: page.offset });
+    }),
+  );
+
+  async function loadRun(id: string) {
+    const [row] = await ctx.orm.em.fork().execute<
+      Array<{ id: string; trigger: string; started_at: Date; finished_at: Date | null; ok: boolean | null; accounts_checked: number | null; problems: string[] }>
+    >(`select id, trigger, started_at, finished_at, ok, accounts_checked, problems from reconciliation_run where id = ?`, [id]);
+    if (!row) throw new ApiError('NOT_FOUND', `reconciliation run ${id} does not exist`);
+    return {
+      id: row.id,
+      trigger: row.trigger,
+      startedAt: new Date(row.started_at).toISOString(),
+      finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : undefined,
+      ok: row.ok,
+      accountsChecked: row.accounts_checked,
+      problems: row.problems,
+    };
+  }
 
   return router;
 }

@@ -9,6 +9,7 @@ import { migrate, openOrm } from '../db/orm';
 import { loadReferenceData } from '../db/reference';
 import type { AppConfig } from '../domain/config';
 import { createWorker } from '../worker/worker';
+import { ensureReconciliationSchedule } from './schedules';
 import { connectTemporal } from './temporal';
 
 export interface SystemOptions {
@@ -64,6 +65,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       logger.error({ err }, 'worker stopped with an error');
     });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+    await ensureReconciliationSchedule(temporal, config.temporal.taskQueue, logger);
   }
 
   let server: Server | undefined;

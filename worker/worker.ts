@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createOrderActivities } from '../activities/orders';
+import { createReconciliationActivities } from '../activities/reconciliation';
 
 export interface WorkerOptions {
   orm: MikroORM;
@@ -23,7 +24,10 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: { ...createOrderActivities(opts.orm, opts.logger) },
+    activities: {
+      ...createOrderActivities(opts.orm, opts.logger),
+      ...createReconciliationActivities(opts.orm, opts.logger),
+    },
     shutdownGraceTime: '30 seconds',
   });
   return { worker, connection };

@@ -1,2 +1,3 @@
 // Every workflow the worker registers; the worker bundles this file.
 export { orderWorkflow } from './order';
+export { reconciliationWorkflow } from './reconciliation';
