@@ -82,9 +82,7 @@ export function accountsRouter(ctx: AppContext): Router {
       const body = parseInput(req, grantBody, req.body ?? {}, 'body');
       const rawKey = req.header('Idempotency-Key');
       if (rawKey === undefined) {
-        throw new ApiError('IDEMPOTENCY_KEY_REQUIRED', 'header.Idempotency-Key: required for a grant', [
-          { field: 'header.Idempotency-Key', message: 'required' },
-        ]);
+        throw fieldError('IDEMPOTENCY_KEY_REQUIRED', 'header.Idempotency-Key', '发放时间币时必须提供', 'required for a grant', lang);
       }
       const key = parseInput(req, idempotencyKeyHeader, rawKey, 'header.Idempotency-Key');
       const elders = await em().execute<Array<{ district_code: string; is_elder: boolean }>>(
@@ -96,15 +94,26 @@ export function accountsRouter(ctx: AppContext): Router {
       }
       if (!elders[0].is_elder) throw new ApiError('NOT_AN_ELDER', `person ${body.elderId} is not a registered elder`);
 
+      const transferId = `grant:${actor.id}:${key}`;
+      // The ledger compares amount and accounts of a retried transfer but not
+      // its memo, so the reason is compared here.
+      const [previous] = await em().execute<Array<{ memo: string | null }>>(`select memo from transfer where id = ?`, [
+        transferId,
+      ]);
+      if (previous && previous.memo !== body.reason) {
+        throw new ApiError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${key} was used for a grant with another reason`);
+      }
+
       const cap = ctx.config.policy.grantCapMinutesPerElderPerYear;
       const [{ granted }] = await em().execute<Array<{ granted: string | null }>>(
         `select coalesce(sum(amount), 0) as granted from transfer
          where kind = 'grant' and credit_account_id = ? and created_at >= date_trunc('year', now() at time zone 'Asia/Shanghai')`,
         [personalAccountId(body.elderId)],
       );
+      // A retry is not checked against the cap, because the sum already counts its first post.
       // NOTE: the cap check reads before the transfer locks the account, so two
       // grants racing for one elder could together pass the cap.
-      if (Number(granted) + body.amountMinutes > cap) {
+      if (!previous && Number(granted) + body.amountMinutes > cap) {
         throw fieldError(
           'VALIDATION_FAILED',
           'body.amountMinutes',
@@ -115,7 +124,7 @@ export function accountsRouter(ctx: AppContext): Router {
       }
       try {
         const result = await postTransfer(em(), {
-          id: `grant:${actor.id}:${key}`,
+          id: transferId,
           kind: 'grant',
           debitAccountId: grantAccountId(elders[0].district_code),
           creditAccountId: personalAccountId(body.elderId),

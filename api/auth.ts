@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Actor, ActorRole } from '../domain/order';
-import { ApiError } from './problem';
+import { ApiError, fieldError, requestLang } from './problem';
 
 /*
  * Bearer tokens are HS256 JWTs naming the actor (sub), the role and, for
@@ -75,9 +75,13 @@ export function authenticate(secret: string, issuer: string) {
         if (onBehalf !== undefined) {
           const parsed = onBehalfOfSchema.safeParse(onBehalf);
           if (!parsed.success) {
-            throw new ApiError('VALIDATION_FAILED', 'header.On-Behalf-Of: must be a person id (uuid)', [
-              { field: 'header.On-Behalf-Of', message: 'must be a uuid' },
-            ]);
+            throw fieldError(
+              'VALIDATION_FAILED',
+              'header.On-Behalf-Of',
+              '须为被代办人的人员编号（UUID）',
+              'must be the id (uuid) of the person acted for',
+              requestLang(req),
+            );
           }
           actor.onBehalfOf = parsed.data;
         }
@@ -111,9 +115,12 @@ export function requireRole(req: Request, ...roles: ActorRole[]): Actor {
 export function subjectPersonId(actor: Actor): string {
   if (actor.role === 'agent') {
     if (!actor.onBehalfOf) {
-      throw new ApiError('VALIDATION_FAILED', 'header.On-Behalf-Of: an agent must name the person acted for', [
-        { field: 'header.On-Behalf-Of', message: 'required for agents' },
-      ]);
+      throw fieldError(
+        'VALIDATION_FAILED',
+        'header.On-Behalf-Of',
+        '机构代办人必须指明被代办人',
+        'an agent must name the person acted for',
+      );
     }
     return actor.onBehalfOf;
   }

@@ -35,7 +35,18 @@ export function buildOpenApiDocument() {
         ...(headers ? { headers: idempotencyHeader } : {}),
         ...(body ? { body: json(body) } : {}),
       },
-      responses: { 200: { description: 'The new state' }, 201: { description: 'Created' }, 400: problem, 401: problem, 403: problem, 404: problem, 409: problem, 422: problem },
+      responses: {
+        200: { description: 'The new state' },
+        201: { description: 'Created' },
+        400: problem,
+        401: problem,
+        403: problem,
+        404: problem,
+        409: problem,
+        413: problem,
+        415: problem,
+        422: problem,
+      },
     });
   const get = (path: string, summary: string, query?: z.ZodObject) =>
     registry.registerPath({
@@ -44,7 +55,7 @@ export function buildOpenApiDocument() {
       summary,
       security: [{ bearer: [] }],
       request: { ...(path.includes('{id}') ? { params: idParam } : {}), ...(query ? { query } : {}) },
-      responses: { 200: { description: 'OK' }, 401: problem, 403: problem, 404: problem },
+      responses: { 200: { description: 'OK' }, 400: problem, 401: problem, 403: problem, 404: problem },
     });
 
   post('/v1/elders', 'Register an elder (老年人)', registerElderBody);

@@ -114,9 +114,15 @@ function hashRequest(value: unknown): string {
 function idempotencyKey(req: Request, required: boolean): string | undefined {
   const raw = req.header('Idempotency-Key');
   if (raw === undefined) {
-    if (required) throw new ApiError('IDEMPOTENCY_KEY_REQUIRED', 'header.Idempotency-Key: required to create an order', [
-      { field: 'header.Idempotency-Key', message: 'required' },
-    ]);
+    if (required) {
+      throw fieldError(
+        'IDEMPOTENCY_KEY_REQUIRED',
+        'header.Idempotency-Key',
+        '创建订单时必须提供',
+        'required to create an order',
+        requestLang(req),
+      );
+    }
     return undefined;
   }
   return parseInput(req, idempotencyKeyHeader, raw, 'header.Idempotency-Key');
@@ -163,7 +169,9 @@ export function ordersRouter(ctx: AppContext): Router {
     const key = idempotencyKey(req, false);
     // Temporal keeps one result per update id, so a retried request with the
     // same Idempotency-Key returns the first outcome instead of acting twice.
-    const updateId = key ? `${actor.id}:${key}` : randomUUID();
+    // The step's name is part of the id, so a key reused on another step does
+    // not replay the earlier step's result.
+    const updateId = key ? `${actor.id}:${update.name}:${key}` : randomUUID();
     const handle = ctx.temporal.workflow.getHandle(orderWorkflowId(orderId));
     try {
       return await handle.executeUpdate(update, { args: [arg], updateId });
@@ -422,8 +430,15 @@ export function ordersRouter(ctx: AppContext): Router {
     route(async (req, res) => {
       const actor = requireRole(req, 'volunteer', 'agent');
       parseInput(req, emptyBody, req.body ?? {}, 'body');
-      const { row } = await loadVisibleOrder(req);
       const volunteerId = subjectPersonId(actor);
+      // A matched order is hidden from other volunteers, who could see it while
+      // it was open, so one who comes too late gets ORDER_ALREADY_MATCHED, not 404.
+      const { id } = parseInput(req, idParams, req.params, 'params');
+      const current = await findOrder(id);
+      if (current?.status === 'matched' && current.volunteer_id !== volunteerId) {
+        throw new ApiError('ORDER_ALREADY_MATCHED', `order ${id} was accepted by another volunteer`);
+      }
+      const { row } = await loadVisibleOrder(req);
       await runUpdate(req, row.id, acceptOrder, { actor, volunteerId });
       await respondWithOrder(res, row.id, actor);
     }),
@@ -464,6 +479,18 @@ export function ordersRouter(ctx: AppContext): Router {
       requireRole(req, ...STAFF_ROLES);
       const body = parseInput(req, resolveDisputeBody, req.body ?? {}, 'body');
       const { row, actor } = await loadVisibleOrder(req);
+      // The workflow rejects the same values, but without naming the field.
+      const allowance = ctx.config.policy.servedCapAllowanceMinutes;
+      const maxServed = row.booked_minutes + allowance;
+      if (body.servedMinutes > maxServed) {
+        throw fieldError(
+          'VALIDATION_FAILED',
+          'body.servedMinutes',
+          `不能超过 ${maxServed} 分钟（预约时长加 ${allowance} 分钟）`,
+          `must be at most ${maxServed} minutes (the booked duration plus ${allowance})`,
+          requestLang(req),
+        );
+      }
       await runUpdate(req, row.id, resolveDispute, { actor, ...body });
       await respondWithOrder(res, row.id, actor);
     }),

@@ -10,15 +10,37 @@ extendZodWithOpenApi(z);
  * a field the client must not set (status, amounts, district...) is rejected.
  */
 
+/*
+ * Messages of the format checks below in both API languages. A message set on
+ * a schema takes precedence over the zod locale, so the schemas carry the
+ * English text and parseInput swaps in the Chinese one.
+ */
+const CHECK_MESSAGES = {
+  residentId: { en: 'must be 18 characters: 17 digits and a digit or X', zh: '须为 18 位：17 位数字加 1 位数字或 X' },
+  phone: { en: 'must be an 11-digit mainland mobile number', zh: '须为 11 位中国大陆手机号码' },
+  streetCode: { en: 'must be a 9-digit street or township code', zh: '须为 9 位街道或乡镇编码' },
+  keyMin: { en: 'must be at least 8 characters', zh: '长度不能少于 8 个字符' },
+  keyMax: { en: 'must be at most 128 characters', zh: '长度不能超过 128 个字符' },
+  keyCharacters: {
+    en: 'may contain only letters, digits, dot, underscore, colon and hyphen',
+    zh: '只能包含字母、数字、点、下划线、冒号和连字符',
+  },
+} as const;
+
+/** Chinese text of each format-check message, keyed by its English text. */
+export const CHECK_MESSAGES_ZH: ReadonlyMap<string, string> = new Map(
+  Object.values(CHECK_MESSAGES).map((message) => [message.en, message.zh]),
+);
+
 const residentIdField = z
   .string()
-  .regex(/^[0-9]{17}[0-9Xx]$/, 'must be 18 characters: 17 digits and a digit or X')
+  .regex(/^[0-9]{17}[0-9Xx]$/, CHECK_MESSAGES.residentId.en)
   .openapi({ example: '11010519491231002X' });
 const phoneField = z
   .string()
-  .regex(/^1[3-9][0-9]{9}$/, 'must be an 11-digit mainland mobile number')
+  .regex(/^1[3-9][0-9]{9}$/, CHECK_MESSAGES.phone.en)
   .openapi({ example: '17012345678' });
-const streetCodeField = z.string().regex(/^[0-9]{9}$/, 'must be a 9-digit street or township code');
+const streetCodeField = z.string().regex(/^[0-9]{9}$/, CHECK_MESSAGES.streetCode.en);
 
 export const FORBIDDEN_PERSONAL_FIELDS = [
   'religion',
@@ -131,6 +153,6 @@ export const idParams = z.strictObject({ id: z.uuid() });
 
 export const idempotencyKeyHeader = z
   .string()
-  .min(8, 'must be at least 8 characters')
-  .max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits, dot, underscore, colon and hyphen');
+  .min(8, CHECK_MESSAGES.keyMin.en)
+  .max(128, CHECK_MESSAGES.keyMax.en)
+  .regex(/^[A-Za-z0-9._:-]+$/, CHECK_MESSAGES.keyCharacters.en);

@@ -7,6 +7,12 @@
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { status: 400, zh: '请求参数不合法', en: 'The request is invalid' },
   MALFORMED_JSON: { status: 400, zh: '请求体不是合法的 JSON', en: 'The request body is not valid JSON' },
+  PAYLOAD_TOO_LARGE: { status: 413, zh: '请求体过大', en: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    zh: '不支持请求体的字符集或编码',
+    en: 'The charset or content encoding of the request body is not supported',
+  },
   IDEMPOTENCY_KEY_REQUIRED: {
     status: 400,
     zh: '缺少 Idempotency-Key 请求头',
