@@ -49,6 +49,15 @@ export function sendProblem(
   if (entry.status === 401) res.set('WWW-Authenticate', 'Bearer realm="timebank"');
   const localizedErrors = errors.map((e) => ({ field: e.field, message: textIn(e.message, lang) }));
   const title = lang === 'en' ? entry.en : entry.zh;
+  let localizedDetail = detail === undefined ? title : textIn(detail, lang);
+  let technicalDetail: string | undefined;
+  // Many workflow and ledger messages exist only in English. A Chinese reader
+  // gets the catalog message as the detail, and the English text stays
+  // available to developers in technicalDetail.
+  if (lang === 'zh' && !/[\u4e00-\u9fff]/.test(localizedDetail)) {
+    technicalDetail = localizedDetail;
+    localizedDetail = title;
+  }
   res
     .status(entry.status)
     .type('application/problem+json')
@@ -57,7 +66,8 @@ export function sendProblem(
       title,
       status: entry.status,
       code,
-      detail: detail === undefined ? title : textIn(detail, lang),
+      detail: localizedDetail,
+      ...(technicalDetail && technicalDetail !== title ? { technicalDetail } : {}),
       ...(localizedErrors.length > 0 ? { field: localizedErrors[0].field, errors: localizedErrors } : {}),
     });
 }
