@@ -21,7 +21,7 @@ export function ormOptions(databaseUrl: string, poolMax = 10): Options {
     pool: { min: 0, max: poolMax },
     // Bigint columns stay strings: minute counts must never pass through floats.
     forceUtcTimezone: true,
-    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     debug: false,
   };
 }
