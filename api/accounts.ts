@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { getBalance, LedgerError, postTransfer } from '../db/ledger';
+import { getBalance } from '../db/ledger';
+import { postMovement } from './transfers';
 import { grantAccountId, personalAccountId } from '../db/reference';
 import { coinAmount } from '../domain/coins';
 import { actorOf, requireRole, staffCovers } from './auth';
@@ -95,48 +96,35 @@ export function accountsRouter(ctx: AppContext): Router {
       if (!elders[0].is_elder) throw new ApiError('NOT_AN_ELDER', `person ${body.elderId} is not a registered elder`);
 
       const transferId = `grant:${actor.id}:${key}`;
-      // The ledger compares amount and accounts of a retried transfer but not
-      // its memo, so the reason is compared here.
-      const [previous] = await em().execute<Array<{ memo: string | null }>>(`select memo from transfer where id = ?`, [
-        transferId,
-      ]);
-      if (previous && previous.memo !== body.reason) {
-        throw new ApiError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${key} was used for a grant with another reason`);
-      }
-
       const cap = ctx.config.policy.grantCapMinutesPerElderPerYear;
-      const [{ granted }] = await em().execute<Array<{ granted: string | null }>>(
-        `select coalesce(sum(amount), 0) as granted from transfer
-         where kind = 'grant' and credit_account_id = ? and created_at >= date_trunc('year', now() at time zone 'Asia/Shanghai')`,
-        [personalAccountId(body.elderId)],
+      const debitAccountId = grantAccountId(elders[0].district_code);
+      const creditAccountId = personalAccountId(body.elderId);
+      const result = await postMovement(
+        em(),
+        { id: transferId, kind: 'grant', debitAccountId, creditAccountId, amount: body.amountMinutes, memo: body.reason },
+        async (tx) => {
+          // The accounts are locked in id order, as the ledger locks them, so
+          // two grants racing for one elder cannot together pass the cap.
+          await tx.execute(`select id from account where id in (?, ?) order by id for update`, [debitAccountId, creditAccountId]);
+          const [{ granted }] = await tx.execute<Array<{ granted: string }>>(
+            `select coalesce(sum(amount), 0) as granted from transfer
+             where kind = 'grant' and credit_account_id = ?
+               and created_at >= date_trunc('year', now() at time zone 'Asia/Shanghai') at time zone 'Asia/Shanghai'`,
+            [creditAccountId],
+          );
+          if (Number(granted) + body.amountMinutes > cap) {
+            throw fieldError(
+              'VALIDATION_FAILED',
+              'body.amountMinutes',
+              `超过每位老人每年 ${cap} 分钟的发放上限（今年已发放 ${granted} 分钟）`,
+              `exceeds the yearly cap of ${cap} minutes per elder (${granted} granted this year)`,
+              lang,
+            );
+          }
+        },
       );
-      // A retry is not checked against the cap, because the sum already counts its first post.
-      // NOTE: the cap check reads before the transfer locks the account, so two
-      // grants racing for one elder could together pass the cap.
-      if (!previous && Number(granted) + body.amountMinutes > cap) {
-        throw fieldError(
-          'VALIDATION_FAILED',
-          'body.amountMinutes',
-          `超过每位老人每年 ${cap} 分钟的发放上限（今年已发放 ${granted} 分钟）`,
-          `exceeds the yearly cap of ${cap} minutes per elder (${granted} granted this year)`,
-          lang,
-        );
-      }
-      try {
-        const result = await postTransfer(em(), {
-          id: transferId,
-          kind: 'grant',
-          debitAccountId: grantAccountId(elders[0].district_code),
-          creditAccountId: personalAccountId(body.elderId),
-          amount: body.amountMinutes,
-          memo: body.reason,
-        });
-        ctx.logger.info({ transferId: result.id, elderId: body.elderId, replayed: result.replayed }, 'grant posted');
-        res.status(result.replayed ? 200 : 201).json({ transferId: result.id, amount: coinAmount(body.amountMinutes) });
-      } catch (err) {
-        if (err instanceof LedgerError) throw new ApiError(err.code === 'IDEMPOTENCY_CONFLICT' ? 'IDEMPOTENCY_CONFLICT' : 'INSUFFICIENT_BALANCE', err.message);
-        throw err;
-      }
+      ctx.logger.info({ transferId: result.id, elderId: body.elderId, replayed: result.replayed }, 'grant posted');
+      res.status(result.replayed ? 200 : 201).json({ transferId: result.id, amount: coinAmount(body.amountMinutes) });
     }),
   );
 

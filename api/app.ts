@@ -1,6 +1,8 @@
 import express, { Express } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { accountsRouter } from './accounts';
+import { relativesRouter } from './relatives';
+import { transfersRouter } from './transfers';
 import { authenticate } from './auth';
 import { AppContext } from './context';
 import { buildOpenApiDocument } from './openapi';
@@ -50,6 +52,8 @@ export function createApp(ctx: AppContext): Express {
   v1.use(personsRouter(ctx));
   v1.use(ordersRouter(ctx));
   v1.use(accountsRouter(ctx));
+  v1.use(transfersRouter(ctx));
+  v1.use(relativesRouter(ctx));
   v1.use(opsRouter(ctx));
   v1.use(referenceRouter(ctx));
   app.use('/v1', v1);

@@ -11,6 +11,7 @@ import { ApplicationFailure, TypedSearchAttributes, UpdateDefinition } from '@te
 import { getBalance } from '../db/ledger';
 import { personalAccountId } from '../db/reference';
 import { coinAmount } from '../domain/coins';
+import { ageOn } from '../domain/resident-id';
 import { Actor, OrderState, OrderWorkflowInput, orderWorkflowId } from '../domain/order';
 import { DISTRICT_CODE, ELDER_ID, ORDER_STATUS } from '../domain/search-attributes';
 import {
@@ -150,7 +151,7 @@ export function ordersRouter(ctx: AppContext): Router {
         case 'agent':
           return row.elder_id === actor.onBehalfOf || row.volunteer_id === actor.onBehalfOf;
         case 'volunteer':
-          return row.volunteer_id === actor.id || row.status === 'open';
+          return row.volunteer_id === actor.id || row.elder_id === actor.id || row.status === 'open';
         default:
           return staffCovers(actor, row.district_code);
       }
@@ -197,7 +198,7 @@ export function ordersRouter(ctx: AppContext): Router {
   router.post(
     '/orders',
     route(async (req, res) => {
-      const actor = requireRole(req, 'elder', 'agent');
+      const actor = requireRole(req, 'elder', 'volunteer', 'agent');
       const lang = requestLang(req);
       const body = parseInput(req, createOrderBody, req.body ?? {}, 'body');
       const key = idempotencyKey(req, true)!;
@@ -217,13 +218,19 @@ export function ordersRouter(ctx: AppContext): Router {
         return;
       }
 
-      const elders = await em().execute<Array<{ id: string; is_elder: boolean; district_code: string; street_code: string; address: string }>>(
-        `select id, is_elder, district_code, street_code, address from person where id = ?`,
+      const elders = await em().execute<
+        Array<{ id: string; is_elder: boolean; is_volunteer: boolean; birth_date: string; district_code: string; street_code: string; address: string }>
+      >(
+        `select id, is_elder, is_volunteer, to_char(birth_date, 'YYYY-MM-DD') as birth_date, district_code, street_code, address
+         from person where id = ?`,
         [elderId],
       );
       const elder = elders[0];
       if (!elder) throw new ApiError('PERSON_NOT_FOUND', `person ${elderId} does not exist`);
-      if (!elder.is_elder) throw new ApiError('NOT_AN_ELDER', `person ${elderId} is not a registered elder`);
+      if (!elder.is_elder) {
+        if (!elder.is_volunteer) throw new ApiError('NOT_AN_ELDER', `person ${elderId} is not a registered elder`);
+        await requireRedemptionAge(elderId, elder.birth_date);
+      }
 
       const { policy, minuteMs } = ctx.config;
       if (body.bookedMinutes < policy.minBookedMinutes || body.bookedMinutes > policy.maxBookedMinutes) {
@@ -313,6 +320,23 @@ export function ordersRouter(ctx: AppContext): Router {
     }),
   );
 
+  /**
+   * A volunteer may spend their own coins on their own requests (redemption)
+   * once they or their verified spouse reach the redemption age.
+   */
+  async function requireRedemptionAge(personId: string, birthDate: string): Promise<void> {
+    const age = ctx.config.policy.redemptionAge;
+    if (ageOn(birthDate, new Date()) >= age) return;
+    const spouses = await em().execute<Array<{ birth_date: string }>>(
+      `select to_char(p.birth_date, 'YYYY-MM-DD') as birth_date from person_relationship r
+       join person p on p.id = case when r.person_id = ? then r.relative_id else r.person_id end
+       where r.kind = 'spouse' and r.status = 'verified' and (r.person_id = ? or r.relative_id = ?)`,
+      [personId, personId, personId],
+    );
+    if (spouses.some((s) => ageOn(s.birth_date, new Date()) >= age)) return;
+    throw new ApiError('REDEMPTION_NOT_ALLOWED', `neither person ${personId} nor a verified spouse is ${age} or over`);
+  }
+
   async function ensureWorkflowStarted(row: OrderRow): Promise<void> {
     const input: OrderWorkflowInput = {
       orderId: row.id,
@@ -375,7 +399,7 @@ export function ordersRouter(ctx: AppContext): Router {
             orderBy = `(street_code = ?) desc, (district_code = ?) desc, scheduled_start, id`;
             orderParams = [me[0]?.street_code ?? '', me[0]?.district_code ?? ''];
           } else {
-            add('volunteer_id = ?', actor.id);
+            add('(volunteer_id = ? or elder_id = ?)', actor.id, actor.id);
           }
           break;
         case 'street_reviewer':
@@ -464,7 +488,7 @@ export function ordersRouter(ctx: AppContext): Router {
   router.post(
     '/orders/:id/rating',
     route(async (req, res) => {
-      const actor = requireRole(req, 'elder', 'agent');
+      const actor = requireRole(req, 'elder', 'volunteer', 'agent');
       const body = parseInput(req, rateBody, req.body ?? {}, 'body');
       const { row } = await loadVisibleOrder(req);
       if (row.elder_id !== subjectPersonId(actor)) throw new ApiError('FORBIDDEN', 'only the elder of the order may rate it');
@@ -499,10 +523,10 @@ export function ordersRouter(ctx: AppContext): Router {
   router.post(
     '/orders/:id/cancel',
     route(async (req, res) => {
-      const actor = requireRole(req, 'elder', 'agent', ...STAFF_ROLES);
+      const actor = requireRole(req, 'elder', 'volunteer', 'agent', ...STAFF_ROLES);
       const body = parseInput(req, cancelBody, req.body ?? {}, 'body');
       const { row } = await loadVisibleOrder(req);
-      if ((actor.role === 'elder' || actor.role === 'agent') && row.elder_id !== subjectPersonId(actor)) {
+      if (!STAFF_ROLES.includes(actor.role) && row.elder_id !== subjectPersonId(actor)) {
         throw new ApiError('FORBIDDEN', 'only the elder of the order or staff may cancel it');
       }
       await runUpdate(req, row.id, cancelOrder, { actor, reason: body.reason });

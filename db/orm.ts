@@ -4,12 +4,14 @@ import { allEntities } from './entities';
 import { Migration20261204000000_initial } from '../migrations/Migration20261204000000_initial';
 import { Migration20261204200000_reservation_post_request } from '../migrations/Migration20261204200000_reservation_post_request';
 import { Migration20261204210000_reconciliation } from '../migrations/Migration20261204210000_reconciliation';
+import { Migration20261204220000_relationships } from '../migrations/Migration20261204220000_relationships';
 
 /** Every migration in order; listed by hand so compiled and ts-node runs agree. */
 const migrationsList = [
   { name: 'Migration20261204000000_initial', class: Migration20261204000000_initial },
   { name: 'Migration20261204200000_reservation_post_request', class: Migration20261204200000_reservation_post_request },
   { name: 'Migration20261204210000_reconciliation', class: Migration20261204210000_reconciliation },
+  { name: 'Migration20261204220000_relationships', class: Migration20261204220000_relationships },
 ];
 
 export function ormOptions(databaseUrl: string, poolMax = 10): Options {

@@ -65,7 +65,47 @@ export const ERROR_CATALOG = {
     zh: '工作流服务暂不可用，请稍后重试',
     en: 'The workflow service is unavailable; retry later',
   },
+  RELATIVE_NOT_VERIFIED: {
+    status: 409,
+    zh: '对方不是经核实的直系亲属，不能赠与时间币',
+    en: 'The recipient is not a verified direct relative',
+  },
+  REDEMPTION_NOT_ALLOWED: {
+    status: 403,
+    zh: '本人或配偶年满 60 周岁后方可为自己兑换服务',
+    en: 'Coins can be redeemed for oneself only once oneself or one’s spouse is 60 or over',
+  },
   INTERNAL: { status: 500, zh: '服务器内部错误', en: 'Internal server error' },
+  CASE_NOT_FOUND: { status: 404, zh: '入住申请不存在', en: 'Care-home application not found' },
+  CASE_STATE_CONFLICT: {
+    status: 409,
+    zh: '入住申请当前状态不允许此操作',
+    en: 'The care-home application is not in a state that allows this',
+  },
+  CASE_ALREADY_OPEN: { status: 409, zh: '该人员已有未办结的入住申请', en: 'The person already has an open care-home application' },
+  CASE_NOT_ELIGIBLE: {
+    status: 422,
+    zh: '不符合公办养老机构入住条件',
+    en: 'The applicant does not meet the care-home admission conditions',
+  },
+  CARE_HOME_NOT_FOUND: { status: 404, zh: '养老机构或床位不存在', en: 'Care home or bed not found' },
+  CARE_HOME_NO_FREE_BED: { status: 409, zh: '没有空余床位，申请已进入轮候', en: 'No free bed; the application stays in the queue' },
+  CASE_NOT_FIRST_IN_QUEUE: {
+    status: 409,
+    zh: '轮候队列中有更早的申请，须按申请顺序安置',
+    en: 'An earlier application is waiting; beds go in application order',
+  },
+  BED_OCCUPIED: { status: 409, zh: '床位已有人入住或已分配', en: 'The bed is occupied or assigned' },
+  CLAIM_NOT_FOUND: { status: 404, zh: '理赔案件不存在', en: 'Claim not found' },
+  CLAIM_STATE_CONFLICT: { status: 409, zh: '理赔案件当前状态不允许此操作', en: 'The claim is not in a state that allows this' },
+  CLAIM_ALREADY_REPORTED: { status: 409, zh: '该订单已报告过意外', en: 'An accident was already reported for this order' },
+  ORDER_NOT_SERVED: {
+    status: 422,
+    zh: '订单没有签到签出的服务记录',
+    en: 'The order has no recorded service (sign-in and sign-out)',
+  },
+  FOLLOW_UP_CALL_NOT_FOUND: { status: 404, zh: '回访任务不存在', en: 'Follow-up call not found' },
+  FOLLOW_UP_CALL_DONE: { status: 409, zh: '回访任务已完成', en: 'The follow-up call is already done' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -372,7 +372,7 @@ describe('rejected order leaves nothing', () => {
     { name: 'booking too short', as: 'elder', body: orderWith({ bookedMinutes: 15 }), key: freshKey, code: 'VALIDATION_FAILED' },
     { name: 'unknown street', as: 'elder', body: orderWith({ streetCode: '110105999' }), key: freshKey, code: 'VALIDATION_FAILED' },
     { name: 'key reused differently', as: 'elder', body: orderWith({ bookedMinutes: 90 }), key: () => usedKey, code: 'IDEMPOTENCY_CONFLICT' },
-    { name: 'volunteer places order', as: 'volunteer', body: validOrder, key: freshKey, code: 'FORBIDDEN' },
+    { name: 'young volunteer places order', as: 'volunteer', body: validOrder, key: freshKey, code: 'REDEMPTION_NOT_ALLOWED' },
   ] as const)('$name', async ({ as, body, key, code }) => {
     const payer = as === 'poor' ? poorElder : elder;
     const caller = as === 'volunteer' ? volunteer : payer;

@@ -379,18 +379,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     },
   );
 
+  // Staff may cancel until settlement; the requester (an elder, a volunteer
+  // redeeming for themselves, or an agent for either) only before sign-in.
+  const isStaff = (role: string) => role === 'street_reviewer' || role === 'district_officer' || role === 'city_admin';
   const cancellableBy = (role: string): OrderStatus[] =>
-    role === 'elder' || role === 'agent'
-      ? ['pending_review', 'open', 'matched']
-      : ['pending_review', 'open', 'matched', 'in_service', 'awaiting_rating', 'disputed'];
+    isStaff(role)
+      ? ['pending_review', 'open', 'matched', 'in_service', 'awaiting_rating', 'disputed']
+      : ['pending_review', 'open', 'matched'];
 
   setHandler(
     cancelOrder,
     (req) =>
       exclusive(async () => {
         requireStatus(cancellableBy(req.actor.role), 'cancel');
-        const byStaff = req.actor.role !== 'elder' && req.actor.role !== 'agent';
-        await finishCancelled(byStaff ? 'by_staff' : 'by_elder', req.actor, req.reason);
+        await finishCancelled(isStaff(req.actor.role) ? 'by_staff' : 'by_elder', req.actor, req.reason);
         return state;
       }),
     { validator: (req) => requireStatus(cancellableBy(req.actor.role), 'cancel') },
