@@ -7,11 +7,12 @@ import { EntityManager } from '@mikro-orm/postgresql';
  * Concurrency: every operation runs in one READ COMMITTED transaction and
  * takes row locks (SELECT ... FOR UPDATE) on the accounts it touches, always in
  * ascending id order, so two transfers over the same accounts serialize and
- * cannot deadlock. Row locks were chosen over SERIALIZABLE because they never
- * abort a transfer that could succeed, so callers need no retry loop, and
- * transfers over different accounts do not wait for each other. The balance
- * check and the new balances are computed from the locked rows, so no other
- * transaction can change them in between.
+ * cannot deadlock. Row locks were chosen over SERIALIZABLE because a transfer
+ * then waits for a conflicting one instead of failing with a serialization
+ * error, so callers need no retry loop, and transfers over different accounts
+ * do not wait for each other. The balance check and the new balances are
+ * computed from the locked rows, so no other transaction can change them in
+ * between.
  *
  * Idempotency: each transfer and reservation id is a business key; the same
  * key with the same content returns the first result, with other content it
@@ -19,8 +20,9 @@ import { EntityManager } from '@mikro-orm/postgresql';
  * with one key cannot both write: the second waits for the first to commit
  * and then replays or is rejected.
  *
- * A transfer costs four round trips: BEGIN, the lock, one statement that
- * writes the transfer, both entries and both balances, and COMMIT.
+ * postTransfer costs four round trips: BEGIN, the lock, one statement that
+ * writes the transfer, both entries and both balances, and COMMIT. A replay or
+ * a rejection for a short balance adds one to read the existing transfer.
  */
 
 export type TransferKind =
@@ -90,23 +92,36 @@ function sqlOf(tx: EntityManager): Sql {
 
 /** The part of a node-postgres client that the ledger uses, plus the flag knex reads to discard a connection. */
 interface PgConnection {
-  query(config: { text: string; values?: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[] }>;
   __knex__disposed?: unknown;
 }
 
-/** Rewrites `?` placeholders to PostgreSQL's `$1, $2, ...`. The ledger's SQL has no `?` inside literals. */
-function toNumberedPlaceholders(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${(n += 1)}`);
+const preparedStatements = new Map<string, { name: string; text: string }>();
+
+/**
+ * Returns a named prepared statement for `sql`, with its `?` placeholders
+ * rewritten to PostgreSQL's `$1, $2, ...` (the ledger's SQL has no `?` inside
+ * literals). node-postgres prepares a name once per connection, so PostgreSQL
+ * parses each statement once per connection instead of once per call.
+ */
+function preparedStatement(sql: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
+  let statement = preparedStatements.get(sql);
+  if (!statement) {
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${(n += 1)}`);
+    statement = { name: `ledger_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
+    preparedStatements.set(sql, statement);
+  }
+  return { ...statement, values };
 }
 
 /**
  * Runs `work` in a READ COMMITTED transaction. Inside `em`'s transaction it
  * joins that one. Otherwise it takes a connection from the ORM's pool and
- * sends BEGIN, the statements and COMMIT on it directly: going through
- * em.transactional and em.execute cost about 2.5 ms more per transfer (a
- * measured single-client loop on the machine in docs/benchmarks.md), more than
- * the transfer's own round trips.
+ * sends BEGIN, the statements and COMMIT on it directly, as prepared
+ * statements. With em.transactional around the same statements, a single
+ * client posted about half as many transfers per second in
+ * scripts/bench/ledger.ts (--transaction orm, results in docs/benchmarks.md).
  */
 async function inTransaction<T>(em: EntityManager, work: (run: Sql) => Promise<T>): Promise<T> {
   if (em.isInTransaction()) {
@@ -115,7 +130,7 @@ async function inTransaction<T>(em: EntityManager, work: (run: Sql) => Promise<T
   const pool = em.getConnection().getKnex().client;
   const connection = (await pool.acquireConnection()) as PgConnection;
   const run: Sql = async <R>(sql: string, params: unknown[] = []) =>
-    (await connection.query({ text: toNumberedPlaceholders(sql), values: params })).rows as R;
+    (await connection.query(preparedStatement(sql, params))).rows as R;
   try {
     await connection.query({ text: 'begin isolation level read committed' });
     const result = await work(run);
@@ -125,7 +140,7 @@ async function inTransaction<T>(em: EntityManager, work: (run: Sql) => Promise<T
     try {
       await connection.query({ text: 'rollback' });
     } catch (rollbackError) {
-      // The connection is unusable; knex's pool discards connections with this flag set.
+      // The connection is unusable, so this flag makes knex's pool discard it.
       connection.__knex__disposed = rollbackError;
     }
     throw err;
@@ -185,6 +200,7 @@ async function insertTransfer(
   const creditVersion = Number(credit.version) + 1;
   const debitBalance = Number(debit.balance) - amount;
   const creditBalance = Number(credit.balance) + amount;
+
   const rows = await run<Array<{ id: string }>>(
     `with t as (
        insert into transfer (id, kind, debit_account_id, credit_account_id, amount, order_id, memo, request_hash)
@@ -224,6 +240,7 @@ async function insertTransfer(
       releaseFromDebit,
     ],
   );
+
   if (rows.length === 0) return false;
   if (rows.length !== 2) {
     throw new Error(`transfer ${transfer.id} updated ${rows.length} accounts instead of 2`);
@@ -283,7 +300,7 @@ async function transferWith(run: Sql, req: TransferRequest): Promise<TransferRes
   if (await insertTransfer(run, transfer, debit, credit, req.amount)) {
     return { id: req.id, replayed: false };
   }
-  // The insert found the id taken; the row is visible now because the insert waited for its writer to commit.
+  // The id is taken. The insert waited for the writer of that row to commit, so the row is visible now.
   const replay = await findReplay(run, req.id, requestHash);
   if (!replay) throw new Error(`transfer ${req.id} conflicted on insert but cannot be read back`);
   return replay;
@@ -416,7 +433,7 @@ function replayPost(reservation: ReservationRow, req: PostReservationRequest, re
   const postedAmount = Number(reservation.posted_amount);
   let same = reservation.post_request_hash === requestHash;
   if (reservation.post_request_hash === null) {
-    // Posted before the request hash was stored: the amount and transfer id are all that can be compared.
+    // A reservation posted before the request hash was stored can only be compared by amount and transfer id.
     const expectedTransfer = postedAmount > 0 ? req.transferId : null;
     same = postedAmount <= req.amount && (reservation.settlement_transfer_id ?? null) === expectedTransfer;
   }
