@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { LedgerError, postReservationIn, reserveIn, voidReservationIn } from '../db/ledger';
 import { personalAccountId } from '../db/reference';
 import { OrderState, reservationId, settlementTransferId } from '../domain/order';
+import { ageOn } from '../domain/resident-id';
 
 export interface SyncOrderInput {
   orderId: string;
@@ -130,9 +131,25 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
       }
     },
 
-    async checkVolunteerEligibility(input: { orderId: string; elderId: string; volunteerId: string }): Promise<void> {
-      const rows = await em().execute<Array<{ is_volunteer: boolean; volunteer_status: string; insurance: string }>>(
-        `select is_volunteer, volunteer_status, insurance from person where id = ?`,
+    /**
+     * Checks that the volunteer may accept the order. A volunteer under
+     * `adultAge` is a student who serves only with their guardian: the
+     * acceptance must set withGuardian, and the guardian must be an active
+     * volunteer. Returns the guardian's id for a student, whose time
+     * claimVolunteerSlot then books too.
+     */
+    async checkVolunteerEligibility(input: {
+      orderId: string;
+      elderId: string;
+      volunteerId: string;
+      withGuardian?: boolean;
+      adultAge?: number;
+    }): Promise<{ guardianId?: string }> {
+      const rows = await em().execute<
+        Array<{ is_volunteer: boolean; volunteer_status: string; insurance: string; birth_date: string; guardian_id: string | null }>
+      >(
+        `select is_volunteer, volunteer_status, insurance, to_char(birth_date, 'YYYY-MM-DD') as birth_date, guardian_id
+         from person where id = ?`,
         [input.volunteerId],
       );
       const refuse = (type: string, message: string): never => {
@@ -146,32 +163,70 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
         refuse('INSURANCE_NOT_CONFIRMED', `volunteer ${input.volunteerId} has no confirmed accident insurance`);
       }
       if (input.volunteerId === input.elderId) refuse('CANNOT_SERVE_SELF', 'a volunteer cannot accept their own order');
+      // Executions started before the student rule pass no adultAge; they keep the old checks.
+      if (input.adultAge === undefined || ageOn(v.birth_date, new Date()) >= input.adultAge) return {};
+
+      if (!v.guardian_id || input.withGuardian !== true) {
+        refuse('GUARDIAN_REQUIRED', `volunteer ${input.volunteerId} is under ${input.adultAge} and must accept with their guardian`);
+      }
+      const [guardian] = await em().execute<Array<{ is_volunteer: boolean; volunteer_status: string }>>(
+        `select is_volunteer, volunteer_status from person where id = ?`,
+        [v.guardian_id],
+      );
+      if (!guardian || !guardian.is_volunteer || guardian.volunteer_status !== 'active') {
+        refuse('GUARDIAN_INVALID', `the guardian of volunteer ${input.volunteerId} is not an active volunteer`);
+      }
+      if (v.guardian_id === input.elderId) refuse('CANNOT_SERVE_SELF', 'a guardian cannot accompany service on their own order');
+      return { guardianId: v.guardian_id! };
     },
 
-    /** Claims the volunteer's time slot; the database refuses a slot that overlaps another. */
-    async claimVolunteerSlot(input: { orderId: string; volunteerId: string; startMs: number; endMs: number }) {
+    /**
+     * Claims the volunteer's time slot and, for a student, the accompanying
+     * guardian's, in one transaction. The database rejects a slot that
+     * overlaps another of the same person, whether they serve or accompany.
+     */
+    async claimVolunteerSlot(input: { orderId: string; volunteerId: string; startMs: number; endMs: number; guardianId?: string }) {
+      const slot = [new Date(input.startMs), new Date(input.endMs)];
+      let claiming = 'volunteer' as 'volunteer' | 'guardian';
       try {
-        const inserted = await em().execute<Array<{ volunteer_id: string }>>(
-          `insert into volunteer_slot (order_id, volunteer_id, slot) values (?, ?, tstzrange(?, ?, '[)'))
-           on conflict (order_id) do update set order_id = excluded.order_id
-             where volunteer_slot.volunteer_id = excluded.volunteer_id
-           returning volunteer_id`,
-          [input.orderId, input.volunteerId, new Date(input.startMs), new Date(input.endMs)],
-        );
-        if (inserted.length === 0) {
-          throw ApplicationFailure.create({
-            type: 'ORDER_ALREADY_MATCHED',
-            message: `order ${input.orderId} is held by another volunteer`,
-            nonRetryable: true,
-          });
-        }
+        await em().transactional(async (tx) => {
+          const inserted = await tx.execute<Array<{ volunteer_id: string }>>(
+            `insert into volunteer_slot (order_id, volunteer_id, slot, role) values (?, ?, tstzrange(?, ?, '[)'), 'volunteer')
+             on conflict (order_id) where role = 'volunteer' do update set order_id = excluded.order_id
+               where volunteer_slot.volunteer_id = excluded.volunteer_id
+             returning volunteer_id`,
+            [input.orderId, input.volunteerId, ...slot],
+          );
+          if (inserted.length === 0) {
+            throw ApplicationFailure.create({
+              type: 'ORDER_ALREADY_MATCHED',
+              message: `order ${input.orderId} is held by another volunteer`,
+              nonRetryable: true,
+            });
+          }
+          if (!input.guardianId) return;
+          claiming = 'guardian';
+          await tx.execute(
+            `insert into volunteer_slot (order_id, volunteer_id, slot, role) values (?, ?, tstzrange(?, ?, '[)'), 'guardian')
+             on conflict (order_id, volunteer_id) do nothing`,
+            [input.orderId, input.guardianId, ...slot],
+          );
+        });
       } catch (err) {
         if ((err as { code?: string }).code === '23P01') {
-          throw ApplicationFailure.create({
-            type: 'VOLUNTEER_OVERLAP',
-            message: `volunteer ${input.volunteerId} already holds an order overlapping this one`,
-            nonRetryable: true,
-          });
+          throw ApplicationFailure.create(
+            claiming === 'guardian'
+              ? {
+                  type: 'GUARDIAN_BUSY',
+                  message: `the guardian of volunteer ${input.volunteerId} holds an order overlapping this one`,
+                  nonRetryable: true,
+                }
+              : {
+                  type: 'VOLUNTEER_OVERLAP',
+                  message: `volunteer ${input.volunteerId} already holds an order overlapping this one`,
+                  nonRetryable: true,
+                },
+          );
         }
         throw err;
       }

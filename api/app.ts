@@ -4,7 +4,12 @@ import { accountsRouter } from './accounts';
 import { relativesRouter } from './relatives';
 import { transfersRouter } from './transfers';
 import { authenticate } from './auth';
+import { casesRouter } from './cases';
+import { claimsRouter } from './claims';
 import { AppContext } from './context';
+import { followUpCallsRouter } from './follow-up-calls';
+import { institutionsRouter } from './institutions';
+import { staffSessionsRouter } from './staff-sessions';
 import { buildOpenApiDocument } from './openapi';
 import { opsRouter } from './ops';
 import { ordersRouter } from './orders';
@@ -48,9 +53,15 @@ export function createApp(ctx: AppContext): Express {
 
   app.use(express.json({ limit: '64kb', strict: true, type: ['application/json', 'application/*+json'] }));
   const v1 = express.Router();
-  v1.use(authenticate(ctx.jwtSecret, ctx.config.jwt.issuer));
+  // Staff sign-in is the one /v1 route that needs no bearer token.
+  v1.use(staffSessionsRouter(ctx));
+  v1.use(authenticate(ctx));
   v1.use(personsRouter(ctx));
+  v1.use(institutionsRouter(ctx));
   v1.use(ordersRouter(ctx));
+  v1.use(casesRouter(ctx));
+  v1.use(claimsRouter(ctx));
+  v1.use(followUpCallsRouter(ctx));
   v1.use(accountsRouter(ctx));
   v1.use(transfersRouter(ctx));
   v1.use(relativesRouter(ctx));

@@ -1,7 +1,14 @@
 import { OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
+  acceptBody,
+  accessLogQuery,
+  agentBody,
   cancelBody,
+  consentBody,
+  institutionBody,
+  revealBody,
+  staffSessionBody,
   createOrderBody,
   emptyBody,
   grantBody,
@@ -65,7 +72,7 @@ export function buildOpenApiDocument() {
   get('/v1/orders', 'List orders visible to the caller', listOrdersQuery);
   get('/v1/orders/{id}', 'Read an order');
   post('/v1/orders/{id}/review', 'Approve or reject an order (审核)', reviewBody, true);
-  post('/v1/orders/{id}/accept', 'Accept an order as a volunteer', emptyBody, true);
+  post('/v1/orders/{id}/accept', 'Accept an order as a volunteer', acceptBody, true);
   post('/v1/orders/{id}/withdraw', 'Withdraw from an accepted order before sign-in', emptyBody, true);
   post('/v1/orders/{id}/sign-in', 'Sign in (签到)', emptyBody, true);
   post('/v1/orders/{id}/sign-out', 'Sign out (签出)', emptyBody, true);
@@ -76,6 +83,13 @@ export function buildOpenApiDocument() {
   get('/v1/accounts/{id}/entries', 'Statement of a person’s coin account');
   post('/v1/grants', 'Grant free coins to an elder from the district grant account', grantBody, true);
   get('/v1/ops/orders/{id}/history', 'Temporal workflow history of an order (operators)');
+  get('/v1/ops/access-log', 'Staff reads of personal data, newest first (operators)', accessLogQuery);
+  post('/v1/persons/{id}/reveal', 'Show one full ID or phone number to district staff, with a logged reason', revealBody);
+  post('/v1/persons/{id}/consents', 'Let an institution’s agents act for the person', consentBody);
+  post('/v1/institutions', 'Confirm an institution (street office)', institutionBody);
+  get('/v1/institutions/{id}', 'Read an institution');
+  post('/v1/institutions/{id}/agents', 'Create a sign-in account for an agent of the institution', agentBody);
+  post('/v1/staff/sessions', 'Staff sign-in with a password; returns a 15-minute token', staffSessionBody);
   get('/v1/districts', 'Beijing districts');
   get('/v1/service-categories', 'Service categories');
 

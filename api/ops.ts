@@ -4,7 +4,8 @@ import { orderWorkflowId } from '../domain/order';
 import { requireRole } from './auth';
 import { AppContext, route } from './context';
 import { ApiError, parseInput } from './problem';
-import { emptyBody, idParams, pageQuery } from './schemas';
+import { accessLogQuery, emptyBody, idParams, pageQuery } from './schemas';
+import { listAccess } from '../db/access-log';
 import { reconciliationWorkflow } from '../workflows/reconciliation';
 import { randomUUID } from 'node:crypto';
 
@@ -70,6 +71,35 @@ export function opsRouter(ctx: AppContext): Router {
         [page.limit, page.offset],
       );
       res.json({ items: await Promise.all(rows.map((r) => loadRun(r.id))), limit: page.limit, offset: page.offset });
+    }),
+  );
+
+  /**
+   * The personal data access log, newest first. It holds ids, field names and
+   * the reasons staff gave, never the values that were shown.
+   */
+  router.get(
+    '/ops/access-log',
+    route(async (req, res) => {
+      requireRole(req, 'operator', 'city_admin');
+      const filter = parseInput(req, accessLogQuery, req.query, 'query');
+      const { rows, total } = await listAccess(ctx.orm.em.fork(), filter);
+      res.json({
+        items: rows.map((row) => ({
+          id: String(row.id),
+          at: new Date(row.at).toISOString(),
+          actorId: row.actor_id,
+          actorRole: row.actor_role,
+          actorDistrictCode: row.actor_district_code ?? undefined,
+          personId: row.person_id,
+          action: row.action,
+          fields: row.fields,
+          reason: row.reason ?? undefined,
+        })),
+        total,
+        limit: filter.limit,
+        offset: filter.offset,
+      });
     }),
   );
 

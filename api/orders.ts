@@ -31,6 +31,7 @@ import { ApiError, errorCodeOr, fieldError, parseInput, requestLang } from './pr
 import {
   cancelBody,
   createOrderBody,
+  acceptBody,
   emptyBody,
   idempotencyKeyHeader,
   idParams,
@@ -75,12 +76,14 @@ const ORDER_COLUMNS = `id, elder_id, district_code, street_code, category, descr
   created_at, updated_at`;
 
 /**
- * The order as a client sees it. The service address is whereabouts data, so
- * a volunteer sees it only on an order they hold and operators never see it.
+ * The order as a client gets it. The service address is whereabouts data, so
+ * a volunteer, or an agent acting for one, gets it only on an order they hold
+ * or requested, and operators never get it.
  */
 function orderView(row: OrderRow, actor: Actor) {
-  const showAddress =
-    actor.role !== 'operator' && (actor.role !== 'volunteer' || row.volunteer_id === actor.id);
+  const person = actor.role === 'agent' ? actor.onBehalfOf : actor.id;
+  const inOrder = row.volunteer_id === person || row.elder_id === person;
+  const showAddress = actor.role !== 'operator' && ((actor.role !== 'volunteer' && actor.role !== 'agent') || inOrder);
   return {
     id: row.id,
     elderId: row.elder_id,
@@ -106,6 +109,17 @@ function orderView(row: OrderRow, actor: Actor) {
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
+}
+
+/**
+ * Operators read workflow histories (GET /v1/ops/orders/:id/history), not the
+ * order read model: its service time and street are whereabouts, shown only
+ * to the people in the order and to staff.
+ */
+function rejectOperator(actor: Actor): void {
+  if (actor.role === 'operator') {
+    throw new ApiError('FORBIDDEN', 'operators read order workflow histories, not orders');
+  }
 }
 
 function hashRequest(value: unknown): string {
@@ -138,18 +152,26 @@ export function ordersRouter(ctx: AppContext): Router {
     return rows[0];
   }
 
+  async function isVolunteer(personId: string): Promise<boolean> {
+    const rows = await em().execute<Array<{ is_volunteer: boolean }>>(`select is_volunteer from person where id = ?`, [personId]);
+    return rows[0]?.is_volunteer === true;
+  }
+
   /** Loads an order the actor may see; 404 for orders outside their view, so ids are not probed. */
   async function loadVisibleOrder(req: Request): Promise<{ row: OrderRow; actor: Actor }> {
     const actor = actorOf(req);
+    rejectOperator(actor);
     const { id } = parseInput(req, idParams, req.params, 'params');
     const row = await findOrder(id);
     if (!row) throw new ApiError('ORDER_NOT_FOUND', `order ${id} does not exist`);
-    const visible = (() => {
+    const visible = await (async () => {
       switch (actor.role) {
         case 'elder':
           return row.elder_id === actor.id;
         case 'agent':
-          return row.elder_id === actor.onBehalfOf || row.volunteer_id === actor.onBehalfOf;
+          // An agent gets the view of the person acted for, which for a volunteer includes open orders.
+          if (row.elder_id === actor.onBehalfOf || row.volunteer_id === actor.onBehalfOf) return true;
+          return row.status === 'open' && actor.onBehalfOf !== undefined && (await isVolunteer(actor.onBehalfOf));
         case 'volunteer':
           return row.volunteer_id === actor.id || row.elder_id === actor.id || row.status === 'open';
         default:
@@ -371,6 +393,7 @@ export function ordersRouter(ctx: AppContext): Router {
     '/orders',
     route(async (req, res) => {
       const actor = actorOf(req);
+      rejectOperator(actor);
       const q = parseInput(req, listOrdersQuery, req.query, 'query');
       const where: string[] = [];
       const params: unknown[] = [];
@@ -386,22 +409,24 @@ export function ordersRouter(ctx: AppContext): Router {
           add('elder_id = ?', actor.id);
           break;
         case 'agent':
-          add('(elder_id = ? or volunteer_id = ?)', subjectPersonId(actor), subjectPersonId(actor));
-          break;
-        case 'volunteer':
-          if (q.view === 'open') {
+        case 'volunteer': {
+          // An agent lists what the person acted for would: their own orders, or open ones for a volunteer.
+          const person = subjectPersonId(actor);
+          const openForVolunteer = q.view === 'open' && (actor.role === 'volunteer' || (await isVolunteer(person)));
+          if (openForVolunteer) {
             const me = await em().execute<Array<{ district_code: string; street_code: string }>>(
               `select district_code, street_code from person where id = ?`,
-              [actor.id],
+              [person],
             );
             add(`status = 'open'`);
             // Nearest first: the volunteer's own street, then their district, then the rest of the city.
             orderBy = `(street_code = ?) desc, (district_code = ?) desc, scheduled_start, id`;
             orderParams = [me[0]?.street_code ?? '', me[0]?.district_code ?? ''];
           } else {
-            add('(volunteer_id = ? or elder_id = ?)', actor.id, actor.id);
+            add('(volunteer_id = ? or elder_id = ?)', person, person);
           }
           break;
+        }
         case 'street_reviewer':
         case 'district_officer':
           add('district_code = ?', actor.districtCode);
@@ -453,7 +478,7 @@ export function ordersRouter(ctx: AppContext): Router {
     '/orders/:id/accept',
     route(async (req, res) => {
       const actor = requireRole(req, 'volunteer', 'agent');
-      parseInput(req, emptyBody, req.body ?? {}, 'body');
+      const body = parseInput(req, acceptBody, req.body ?? {}, 'body');
       const volunteerId = subjectPersonId(actor);
       // A matched order is hidden from other volunteers, who could see it while
       // it was open, so one who comes too late gets ORDER_ALREADY_MATCHED, not 404.
@@ -463,7 +488,7 @@ export function ordersRouter(ctx: AppContext): Router {
         throw new ApiError('ORDER_ALREADY_MATCHED', `order ${id} was accepted by another volunteer`);
       }
       const { row } = await loadVisibleOrder(req);
-      await runUpdate(req, row.id, acceptOrder, { actor, volunteerId });
+      await runUpdate(req, row.id, acceptOrder, { actor, volunteerId, withGuardian: body.withGuardian });
       await respondWithOrder(res, row.id, actor);
     }),
   );

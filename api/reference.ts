@@ -1,5 +1,7 @@
 import { Router } from 'express';
 import { AppContext, route } from './context';
+import { ApiError, parseInput } from './problem';
+import { districtParams } from './schemas';
 
 /** Districts, streets and service categories, readable by any signed-in client. */
 export function referenceRouter(ctx: AppContext): Router {
@@ -20,9 +22,12 @@ export function referenceRouter(ctx: AppContext): Router {
   router.get(
     '/districts/:code/streets',
     route(async (req, res) => {
+      const { code } = parseInput(req, districtParams, req.params, 'params');
+      const districts = await em().execute(`select code from district where code = ?`, [code]);
+      if (districts.length === 0) throw new ApiError('NOT_FOUND', `district ${code} does not exist`);
       const rows = await em().execute<Array<{ code: string; name: string }>>(
         `select code, name from street where district_code = ? order by code`,
-        [String(req.params.code)],
+        [code],
       );
       res.json({ items: rows });
     }),

@@ -19,6 +19,11 @@ const CHECK_MESSAGES = {
   residentId: { en: 'must be 18 characters: 17 digits and a digit or X', zh: '须为 18 位：17 位数字加 1 位数字或 X' },
   phone: { en: 'must be an 11-digit mainland mobile number', zh: '须为 11 位中国大陆手机号码' },
   streetCode: { en: 'must be a 9-digit street or township code', zh: '须为 9 位街道或乡镇编码' },
+  districtCode: { en: 'must be a 6-digit district code', zh: '须为 6 位区县编码' },
+  login: {
+    en: 'must be 3 to 64 lowercase letters, digits, dots, underscores or hyphens',
+    zh: '须为 3 到 64 位小写字母、数字、点、下划线或连字符',
+  },
   keyMin: { en: 'must be at least 8 characters', zh: '长度不能少于 8 个字符' },
   keyMax: { en: 'must be at most 128 characters', zh: '长度不能超过 128 个字符' },
   keyCharacters: {
@@ -42,14 +47,26 @@ const phoneField = z
   .openapi({ example: '17012345678' });
 const streetCodeField = z.string().regex(/^[0-9]{9}$/, CHECK_MESSAGES.streetCode.en);
 
+/**
+ * Fields the time bank must never collect (Beijing's volunteer credit rules
+ * forbid religion, genetic data, fingerprints, blood type, illness and medical
+ * history), under the names a client is likely to send them.
+ */
 export const FORBIDDEN_PERSONAL_FIELDS = [
   'religion',
+  'religiousBelief',
+  'faith',
   'medicalHistory',
+  'healthHistory',
   'illness',
+  'disease',
+  'diagnosis',
   'bloodType',
   'fingerprint',
   'fingerprints',
   'geneticData',
+  'dna',
+  'genome',
 ] as const;
 
 const personBase = {
@@ -65,9 +82,16 @@ export const registerElderBody = z.strictObject(personBase).openapi('RegisterEld
 export const registerVolunteerBody = z
   .strictObject({
     ...personBase,
+    /** Date of the volunteer training record. */
     trainedOn: z.iso.date(),
     fitnessDeclared: z.literal(true),
+    /** registry: insured through Volunteer Beijing; organisation: insurance confirmed by a volunteer organisation. */
     insurance: z.enum(['registry', 'organisation']).optional(),
+    /** The organisation that confirmed the accident insurance; required with insurance organisation. */
+    insuranceConfirmedBy: z.string().trim().min(1).max(100).optional(),
+    insuranceConfirmedOn: z.iso.date().optional(),
+    /** A registered adult volunteer; required for, and only for, a student under 18. */
+    guardianId: z.uuid().optional(),
   })
   .openapi('RegisterVolunteer');
 
@@ -91,6 +115,64 @@ export const reviewBody = z
   .openapi('ReviewOrder');
 
 export const emptyBody = z.strictObject({}).openapi('EmptyBody');
+
+export const acceptBody = z
+  .strictObject({
+    /** A volunteer under 18 must set this: they serve together with their guardian. */
+    withGuardian: z.boolean().optional(),
+  })
+  .openapi('AcceptOrder');
+
+export const revealBody = z
+  .strictObject({
+    field: z.enum(['residentId', 'phone']),
+    /** Why the full value is needed; stored in the access log. */
+    reason: z.string().trim().min(2).max(500),
+  })
+  .openapi('RevealPersonalData');
+
+export const consentBody = z.strictObject({ institutionId: z.uuid() }).openapi('AgentConsent');
+
+export const consentParams = z.strictObject({ id: z.uuid(), institutionId: z.uuid() });
+
+export const institutionBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    streetCode: streetCodeField,
+  })
+  .openapi('Institution');
+
+const loginField = z
+  .string()
+  .regex(/^[a-z0-9._-]{3,64}$/, CHECK_MESSAGES.login.en);
+
+export const agentBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(50),
+    login: loginField,
+    password: z.string().min(12).max(200),
+  })
+  .openapi('InstitutionAgent');
+
+export const staffSessionBody = z
+  .strictObject({
+    staffId: z.uuid().optional(),
+    login: z.string().min(1).max(64).optional(),
+    password: z.string().min(1).max(200),
+  })
+  .openapi('StaffSignIn');
+
+export const accessLogQuery = z.strictObject({
+  personId: z.uuid().optional(),
+  actorId: z.uuid().optional(),
+  action: z.enum(['view', 'reveal']).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1000000).default(0),
+});
+
+export const districtParams = z.strictObject({ code: z.string().regex(/^[0-9]{6}$/, CHECK_MESSAGES.districtCode.en) });
 
 export const rateBody = z
   .strictObject({

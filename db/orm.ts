@@ -5,6 +5,8 @@ import { Migration20261204000000_initial } from '../migrations/Migration20261204
 import { Migration20261204200000_reservation_post_request } from '../migrations/Migration20261204200000_reservation_post_request';
 import { Migration20261204210000_reconciliation } from '../migrations/Migration20261204210000_reconciliation';
 import { Migration20261204220000_relationships } from '../migrations/Migration20261204220000_relationships';
+import { Migration20261205000000_cases } from '../migrations/Migration20261205000000_cases';
+import { Migration20261206000000_personal_data } from '../migrations/Migration20261206000000_personal_data';
 
 /** Every migration in order; listed by hand so compiled and ts-node runs agree. */
 const migrationsList = [
@@ -12,6 +14,8 @@ const migrationsList = [
   { name: 'Migration20261204200000_reservation_post_request', class: Migration20261204200000_reservation_post_request },
   { name: 'Migration20261204210000_reconciliation', class: Migration20261204210000_reconciliation },
   { name: 'Migration20261204220000_relationships', class: Migration20261204220000_relationships },
+  { name: 'Migration20261205000000_cases', class: Migration20261205000000_cases },
+  { name: 'Migration20261206000000_personal_data', class: Migration20261206000000_personal_data },
 ];
 
 export function ormOptions(databaseUrl: string, poolMax = 10): Options {

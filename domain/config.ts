@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Policy, policySchema } from './policy';
+import { DataProtectionKeys, parseDataProtectionKeys, parseTrustedIssuers, TrustedIssuer } from './secrets-config';
 
 /** Milliseconds per policy minute in the demo profile: one hour lasts 1.2 seconds. */
 export const DEMO_MINUTE_MS = 20;
@@ -17,7 +18,18 @@ const envSchema = z.object({
   TIMEBANK_JWT_ISSUER: z.string().min(1).default('timebank'),
   TIMEBANK_MINUTE_MS: z.coerce.number().positive().optional(),
   TIMEBANK_POLICY_JSON: z.string().optional(),
+  /** JSON object mapping each data key id to a base64 AES-256 key (32 bytes). */
+  TIMEBANK_DATA_KEYS: z.string().min(1).optional(),
+  /** The key id in TIMEBANK_DATA_KEYS that encrypts new values. */
+  TIMEBANK_DATA_KEY_ID: z.string().min(1).optional(),
+  /** Base64 HMAC-SHA256 key (at least 32 bytes) of the lookup hashes of ID and phone numbers. */
+  TIMEBANK_DATA_HASH_KEY: z.string().min(1).optional(),
+  /** JSON object mapping each trusted upstream token issuer to its JWKS, inline or as a file path. */
+  TIMEBANK_TRUSTED_ISSUERS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Base URL of Volunteer Beijing (志愿北京); without it the system starts its simulator on 127.0.0.1. */
+  REGISTRY_URL: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
+  REGISTRY_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface AppConfig {
@@ -27,9 +39,15 @@ export interface AppConfig {
   api: { port: number; host: string };
   dataDir: string;
   jwt: { secret?: string; issuer: string };
+  /** Keys that encrypt and hash personal data; absent until configured or generated for a local start. */
+  dataProtection?: DataProtectionKeys;
+  /** Upstream issuers whose tokens authenticate elders and volunteers. */
+  trustedIssuers: TrustedIssuer[];
   minuteMs: number;
   policy: Policy;
   logLevel: string;
+  /** Volunteer Beijing endpoint and API key; both unset means the simulator runs in-process. */
+  registry: { url?: string; apiKey?: string };
 }
 
 export class ConfigError extends Error {
@@ -65,6 +83,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
 
+  const keyIssues: string[] = [];
+  const dataProtection = parseDataProtectionKeys(
+    e.TIMEBANK_DATA_KEYS,
+    e.TIMEBANK_DATA_KEY_ID,
+    e.TIMEBANK_DATA_HASH_KEY,
+    keyIssues,
+  );
+  const trustedIssuers = parseTrustedIssuers(e.TIMEBANK_TRUSTED_ISSUERS, e.TIMEBANK_JWT_ISSUER, keyIssues);
+  if (e.REGISTRY_URL && !e.REGISTRY_API_KEY) keyIssues.push('REGISTRY_API_KEY: missing while REGISTRY_URL is set');
+  if (keyIssues.length > 0) throw new ConfigError(keyIssues);
+
   const minuteMs = e.TIMEBANK_MINUTE_MS ?? (e.TIMEBANK_PROFILE === 'demo' ? DEMO_MINUTE_MS : 60_000);
 
   return {
@@ -74,8 +103,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     api: { port: e.API_PORT, host: e.API_HOST },
     dataDir: e.DATA_DIR,
     jwt: { secret: e.TIMEBANK_JWT_SECRET, issuer: e.TIMEBANK_JWT_ISSUER },
+    dataProtection,
+    trustedIssuers,
     minuteMs,
     policy: parsedPolicy.data,
     logLevel: e.LOG_LEVEL,
+    registry: { url: e.REGISTRY_URL, apiKey: e.REGISTRY_API_KEY },
   };
 }

@@ -106,6 +106,40 @@ export const ERROR_CATALOG = {
   },
   FOLLOW_UP_CALL_NOT_FOUND: { status: 404, zh: '回访任务不存在', en: 'Follow-up call not found' },
   FOLLOW_UP_CALL_DONE: { status: 409, zh: '回访任务已完成', en: 'The follow-up call is already done' },
+  AGENT_NOT_REGISTERED: {
+    status: 403,
+    zh: '代办人未登记在经街道确认的机构下，或账号已停用',
+    en: 'The agent is not an active agent of a confirmed institution',
+  },
+  AGENT_CONSENT_MISSING: {
+    status: 403,
+    zh: '被代办人尚未同意该机构代为办理',
+    en: 'The person acted for has not consented to this institution acting for them',
+  },
+  GUARDIAN_INVALID: {
+    status: 422,
+    zh: '监护人须为已登记、年满 18 周岁且资格有效的志愿者',
+    en: 'The guardian must be a registered, active adult volunteer',
+  },
+  GUARDIAN_REQUIRED: {
+    status: 409,
+    zh: '未满 18 周岁的学生志愿者须与监护人一同接单',
+    en: 'A volunteer under 18 may accept an order only together with their guardian',
+  },
+  GUARDIAN_BUSY: {
+    status: 409,
+    zh: '监护人在该时段已有其他订单，不能陪同服务',
+    en: 'The guardian holds another order at that time and cannot come along',
+  },
+  SIGN_IN_FAILED: { status: 401, zh: '登录名或密码错误', en: 'The login or password is wrong' },
+  TOO_MANY_SIGN_IN_ATTEMPTS: {
+    status: 429,
+    zh: '登录失败次数过多，请稍后再试',
+    en: 'Too many failed sign-ins; retry after the time in Retry-After',
+  },
+  INSTITUTION_NOT_FOUND: { status: 404, zh: '机构不存在', en: 'Institution not found' },
+  CONSENT_NOT_FOUND: { status: 404, zh: '代办授权不存在', en: 'Consent not found' },
+  LOGIN_TAKEN: { status: 409, zh: '该登录名已被使用', en: 'That login is already in use' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -31,6 +31,8 @@ export interface Actor {
   role: ActorRole;
   districtCode?: string;
   onBehalfOf?: string;
+  /** The institution of an agent. */
+  institutionId?: string;
 }
 
 export interface OrderWorkflowInput {
@@ -84,6 +86,8 @@ export interface ReviewInput {
 export interface AcceptInput {
   actor: Actor;
   volunteerId: string;
+  /** A volunteer under 18 accepts only together with their guardian, and says so with true. */
+  withGuardian?: boolean;
 }
 
 export interface StepInput {

@@ -35,12 +35,48 @@ export const policySchema = z
     redemptionAge: z.number().int().min(1).default(60),
     elderMinAge: z.number().int().min(1).default(60),
     volunteerMinAge: z.number().int().min(1).default(18),
+    /**
+     * Youngest age at which a school student may register as a volunteer
+     * together with a guardian. The Beijing scheme names no lower bound;
+     * 12 (the usual start of secondary school) is our default.
+     */
+    studentVolunteerMinAge: z.number().int().min(1).default(12),
     veryOldAge: z.number().int().min(1).default(80),
     grantCapMinutesPerElderPerYear: z.number().int().min(0).default(120 * 60),
     /** Optional savings cap per person in minutes; null turns it off. */
     savingsCapMinutes: z.number().int().min(1).nullable().default(null),
     nightStartHour: z.number().int().min(0).max(23).default(22),
     nightEndHour: z.number().int().min(0).max(23).default(6),
+    /** Own served time (settled orders only) a care-home applicant needs: 10,000 hours. */
+    careHomeServedMinutes: z.number().int().min(1).default(10_000 * 60),
+    /** Coins a care-home applicant must hold, reserved at application and spent at admission: 10,000 coins. */
+    careHomeCoinMinutes: z.number().int().min(1).default(10_000 * 60),
+    careHomeMinAge: z.number().int().min(1).default(60),
+    /**
+     * Lowest ability-assessment (能力评估) level that counts as frail or disabled,
+     * on the 0 (intact) to 4 (complete loss) scale of GB/T 42195-2022.
+     * Applicants of veryOldAge or over qualify whatever their level.
+     */
+    careHomeMinAbilityLevel: z.number().int().min(0).max(4).default(1),
+    /** The district's ability assessment is due this long after the application. */
+    caseAssessmentDueMinutes: z.number().int().min(1).default(14 * 24 * 60),
+    /** The district's approval is due this long after the assessment. */
+    caseApprovalDueMinutes: z.number().int().min(1).default(14 * 24 * 60),
+    /** Admission is due this long after placement; the case then waits on the applicant. */
+    caseAdmissionDueMinutes: z.number().int().min(1).default(30 * 24 * 60),
+    /** An overdue step is escalated to the city this long after its reminder. */
+    caseEscalationAfterMinutes: z.number().int().min(1).default(7 * 24 * 60),
+    /** Interval of reminders while a case waits for a free bed; the wait itself has no limit. */
+    casePlacementReminderMinutes: z.number().int().min(1).default(30 * 24 * 60),
+    /** A service record missing at Volunteer Beijing must be back-filled (补录) within this time of the report. */
+    claimBackfillDeadlineMinutes: z.number().int().min(1).default(48 * 60),
+    /** Interval between checks of a submitted claim's status at Volunteer Beijing. */
+    claimStatusCheckMinutes: z.number().int().min(1).default(24 * 60),
+    /** A claim whose status has not changed for this long is escalated to staff. */
+    claimAnswerDueMinutes: z.number().int().min(1).default(30 * 24 * 60),
+    /** First wait before retrying a failed Volunteer Beijing call; it doubles up to registryRetryMaxMinutes. */
+    registryRetryMinutes: z.number().int().min(1).default(1),
+    registryRetryMaxMinutes: z.number().int().min(1).default(60),
   })
   .refine((p) => p.minBookedMinutes <= p.maxBookedMinutes, {
     message: 'minBookedMinutes must not exceed maxBookedMinutes',

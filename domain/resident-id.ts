@@ -225,3 +225,19 @@ export function shanghaiCalendarDate(instant: Date): CalendarDate {
     Number(parts.find((p) => p.type === type)?.value);
   return { year: part('year'), month: part('month'), day: part('day') };
 }
+
+/** A resident ID number standing alone: 17 digits and a check character, not inside a longer run. */
+const RESIDENT_ID_IN_TEXT = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g;
+
+/** A mainland mobile number standing alone, not inside a longer run of digits. */
+const MOBILE_IN_TEXT = /(?<!\d)1[3-9]\d{9}(?!\d)/g;
+
+/**
+ * Masks every resident ID number and mainland mobile number in free text,
+ * such as a log line or an error message, with the display masks above.
+ * Any other 18-character or 11-digit number that matches the pattern is
+ * masked too, which errs on the safe side.
+ */
+export function maskPersonalNumbersInText(text: string): string {
+  return text.replace(RESIDENT_ID_IN_TEXT, (id) => maskResidentId(id)).replace(MOBILE_IN_TEXT, (phone) => maskPhone(phone));
+}

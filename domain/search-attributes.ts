@@ -12,3 +12,5 @@ export const ELDER_ID = defineSearchAttributeKey('ElderId', SearchAttributeType.
 export const VOLUNTEER_ID = defineSearchAttributeKey('VolunteerId', SearchAttributeType.KEYWORD);
 
 export const SEARCH_ATTRIBUTE_NAMES = ['OrderStatus', 'DistrictCode', 'ElderId', 'VolunteerId', 'CaseKind'] as const;
+/** Kind of a long-running case: care_home (入住申请) or accident_claim (意外理赔). */
+export const CASE_KIND = defineSearchAttributeKey('CaseKind', SearchAttributeType.KEYWORD);

@@ -3,12 +3,16 @@ import { AddressInfo } from 'node:net';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app';
 import { migrate, openOrm } from '../db/orm';
+import { sealLegacyPersonalData } from '../db/persons';
 import { loadReferenceData } from '../db/reference';
 import type { AppConfig } from '../domain/config';
 import { createWorker } from '../worker/worker';
+import { PersonalDataCipher } from './personal-data';
+import { connectRegistry, RegistryConnection } from './registry';
 import { ensureReconciliationSchedule } from './schedules';
 import { connectTemporal } from './temporal';
 
@@ -29,7 +33,12 @@ export interface RunningSystem {
   temporal: Client;
   /** Base URL of the API, when it runs in this process. */
   apiUrl?: string;
+  /** The express application, when the API runs in this process. */
+  app?: Express;
+  personalData: PersonalDataCipher;
   worker?: Worker;
+  /** Volunteer Beijing as the worker reaches it, when the worker runs in this process. */
+  registry?: RegistryConnection;
   /** Stops the API, lets running activities finish, then closes connections. */
   stop(): Promise<void>;
 }
@@ -40,9 +49,17 @@ export interface RunningSystem {
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const { config, logger } = opts;
+  if (!config.dataProtection) {
+    throw new Error(
+      'TIMEBANK_DATA_KEYS, TIMEBANK_DATA_KEY_ID and TIMEBANK_DATA_HASH_KEY must be set (npm start creates local keys in the data folder)',
+    );
+  }
+  const personalData = new PersonalDataCipher(config.dataProtection);
   const orm = await openOrm(opts.databaseUrl);
   const applied = await migrate(orm);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  const sealed = await sealLegacyPersonalData(orm, personalData);
+  if (sealed > 0) logger.info({ persons: sealed }, 'plain-text ID and phone numbers encrypted');
   const reference = await loadReferenceData(orm.em.fork());
   logger.info(reference, 'reference data loaded');
 
@@ -51,13 +68,16 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   let worker: Worker | undefined;
   let workerConnection: NativeConnection | undefined;
   let workerRun: Promise<void> | undefined;
+  let registry: RegistryConnection | undefined;
   if (opts.runWorker !== false) {
+    registry = await connectRegistry(config, opts.databaseUrl, logger);
     const created = await createWorker({
       orm,
       logger: logger.child({ component: 'worker' }),
       address: opts.temporalAddress,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      registry: registry.client,
     });
     worker = created.worker;
     workerConnection = created.connection;
@@ -70,10 +90,18 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
 
   let server: Server | undefined;
   let apiUrl: string | undefined;
+  let app: Express | undefined;
   if (opts.runApi !== false) {
-    const app = createApp({ orm, temporal, config, logger: logger.child({ component: 'api' }), jwtSecret: opts.jwtSecret });
+    app = createApp({
+      orm,
+      temporal,
+      config,
+      logger: logger.child({ component: 'api' }),
+      jwtSecret: opts.jwtSecret,
+      personalData,
+    });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+      const s = app!.listen(config.api.port, config.api.host, () => resolve(s));
       s.once('error', reject);
     });
     const address = server.address() as AddressInfo;
@@ -86,7 +114,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     orm,
     temporal,
     apiUrl,
+    app,
+    personalData,
     worker,
+    registry,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -98,6 +129,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
       await workerConnection?.close();
+      await registry?.stop();
       await temporal.connection.close();
       await orm.close(true);
       logger.info('system stopped');

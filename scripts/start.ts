@@ -8,7 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../domain/config';
+import { withLocalDataKeys } from '../runtime/local-secrets';
 import { createLogger } from '../runtime/logger';
 import { startSystem } from '../runtime/system';
 import { startEmbeddedPostgres, startTemporalDevServer } from './dev-services';
@@ -23,15 +27,57 @@ function localJwtSecret(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+const TEMPORAL_LOG_LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' };
+
+/**
+ * Sends the Temporal SDK's own logs (workflow log calls, activity failures)
+ * through pino at the configured level, in place of its console output.
+ * Must run before the worker creates the SDK runtime.
+ */
+function installTemporalLogger(logger: Logger): void {
+  const temporalLogger = logger.child({ component: 'temporal' });
+  const level = TEMPORAL_LOG_LEVELS[logger.level] ?? 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      const method = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      temporalLogger[method](entry.meta ?? {}, entry.message);
+    }),
+  });
+}
+
+/** Parses an optional whole-number option, naming it when the value is invalid. */
+function integerOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value)) throw new ConfigError([`--${name}: must be a whole number, got "${value}"`]);
+  return Number(value);
+}
+
 async function main(): Promise<void> {
-  const demo = process.argv.includes('--demo');
-  // --no-worker runs the API alone, for a worker started apart (npm run worker).
-  const runWorker = !process.argv.includes('--no-worker');
-  if (demo) process.env.TIMEBANK_PROFILE ??= 'demo';
+  const { values: args } = parseArgs({
+    options: {
+      demo: { type: 'boolean', default: false },
+      // --no-worker runs the API alone, for a worker started apart (npm run worker).
+      'no-worker': { type: 'boolean', default: false },
+      // Options of the demo driver (scripts/demo.ts): how many orders, and the population seed.
+      orders: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  const demo = args.demo === true;
+  const runWorker = args['no-worker'] !== true;
+  if (demo) {
+    process.env.TIMEBANK_PROFILE ??= 'demo';
+    // Info logs of every request would bury the demo's progress bar and report.
+    process.env.LOG_LEVEL ??= 'warn';
+  }
 
   let config;
+  let demoOrders: number | undefined;
+  let demoSeed: number | undefined;
   try {
     config = loadConfig();
+    demoOrders = integerOption('orders', args.orders);
+    demoSeed = integerOption('seed', args.seed);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -40,8 +86,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  installTemporalLogger(logger);
   const dataDir = path.resolve(repoRoot(), config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  config = withLocalDataKeys(config, dataDir);
   const serviceLog = (message: string) => logger.info({ component: 'services' }, message);
 
   const stops: Array<() => Promise<void>> = [];
@@ -107,8 +155,24 @@ async function main(): Promise<void> {
   if (demo) {
     // Loaded only for the demo so a production start does not carry the driver.
     const { runDemo } = await import('./demo');
-    await runDemo({ apiUrl: system.apiUrl!, jwtSecret, issuer: config.jwt.issuer, minuteMs: config.minuteMs, policy: config.policy, orm: system.orm, temporal: system.temporal });
-    process.stdout.write(`\nThe demo is finished; the system stays up. ${temporalUi ? `Browse orders at ${temporalUi}. ` : ''}Press Ctrl-C to stop.\n`);
+    const report = await runDemo({
+      apiUrl: system.apiUrl!,
+      jwtSecret,
+      issuer: config.jwt.issuer,
+      minuteMs: config.minuteMs,
+      policy: config.policy,
+      orm: system.orm,
+      temporal: system.temporal,
+      orders: demoOrders,
+      seed: demoSeed,
+    }).catch((err: unknown) => {
+      // The system stays up for inspection even when the demo cannot finish.
+      logger.error({ err }, 'the demo stopped with an error');
+      return undefined;
+    });
+    let outcome = 'stopped with an error';
+    if (report) outcome = report.ok ? 'finished' : 'finished with errors';
+    process.stdout.write(`\nThe demo ${outcome}; the system stays up. ${temporalUi ? `Browse orders at ${temporalUi}. ` : ''}Press Ctrl-C to stop.\n`);
   }
 }
 

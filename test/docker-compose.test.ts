@@ -32,6 +32,12 @@ const services = compose.services;
 const shellEnv: Record<string, string> = {
   POSTGRES_PASSWORD: 'compose-test-password',
   TIMEBANK_JWT_SECRET: 'compose-test-secret-that-is-at-least-32-chars',
+  TIMEBANK_DATA_KEYS: JSON.stringify({
+    'compose-1': Buffer.alloc(32, 1).toString('base64'),
+    'compose-2': Buffer.alloc(32, 2).toString('base64'),
+  }),
+  TIMEBANK_DATA_KEY_ID: 'compose-1',
+  TIMEBANK_DATA_HASH_KEY: Buffer.alloc(32, 3).toString('base64'),
 };
 
 /**
@@ -92,6 +98,16 @@ const CONFIG_READERS: Record<string, { read: (config: AppConfig) => unknown; sam
   API_PORT: { read: (c) => c.api.port, sample: '4321', expected: 4321 },
   API_HOST: { read: (c) => c.api.host, sample: '192.0.2.10' },
   LOG_LEVEL: { read: (c) => c.logLevel, sample: 'warn' },
+  TIMEBANK_DATA_KEYS: {
+    read: (c) => [...(c.dataProtection?.keys.keys() ?? [])],
+    sample: JSON.stringify({ 'compose-1': Buffer.alloc(32, 4).toString('base64'), sample: Buffer.alloc(32, 5).toString('base64') }),
+    expected: ['compose-1', 'sample'],
+  },
+  TIMEBANK_DATA_KEY_ID: { read: (c) => c.dataProtection?.currentKeyId, sample: 'compose-2' },
+  TIMEBANK_DATA_HASH_KEY: {
+    read: (c) => c.dataProtection?.hashKey.toString('base64'),
+    sample: Buffer.alloc(48, 6).toString('base64'),
+  },
 };
 
 const APP_SERVICES = ['api', 'worker'] as const;
@@ -213,7 +229,10 @@ describe('docker-compose.yml', () => {
 
   test('secrets have no defaults', () => {
     expect(() => resolvedEnv('api', { TIMEBANK_JWT_SECRET: shellEnv.TIMEBANK_JWT_SECRET! })).toThrow(/POSTGRES_PASSWORD/);
-    expect(() => resolvedEnv('api', { POSTGRES_PASSWORD: shellEnv.POSTGRES_PASSWORD! })).toThrow(/TIMEBANK_JWT_SECRET/);
+    expect(() => resolvedEnv('api', { ...shellEnv, TIMEBANK_JWT_SECRET: '' })).toThrow(/TIMEBANK_JWT_SECRET/);
+    expect(() => resolvedEnv('worker', { ...shellEnv, TIMEBANK_DATA_KEYS: '' })).toThrow(/TIMEBANK_DATA_KEYS/);
+    expect(() => resolvedEnv('worker', { ...shellEnv, TIMEBANK_DATA_KEY_ID: '' })).toThrow(/TIMEBANK_DATA_KEY_ID/);
+    expect(() => resolvedEnv('worker', { ...shellEnv, TIMEBANK_DATA_HASH_KEY: '' })).toThrow(/TIMEBANK_DATA_HASH_KEY/);
     expect(() => resolvedEnv('postgresql', {})).toThrow(/POSTGRES_PASSWORD/);
     expect(() => resolvedEnv('temporal', {})).toThrow(/POSTGRES_PASSWORD/);
   });

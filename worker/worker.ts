@@ -3,6 +3,10 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createOrderActivities } from '../activities/orders';
 import { createReconciliationActivities } from '../activities/reconciliation';
+import { createClaimActivities } from '../activities/accident-claim';
+import { createCareHomeActivities } from '../activities/care-home';
+import { createRegistryActivities } from '../activities/registry';
+import type { RegistryClient } from '../registry/client';
 
 export interface WorkerOptions {
   orm: MikroORM;
@@ -10,6 +14,8 @@ export interface WorkerOptions {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** Client of Volunteer Beijing; without it service records are not pushed and claims wait for staff. */
+  registry?: RegistryClient;
 }
 
 /**
@@ -27,6 +33,9 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     activities: {
       ...createOrderActivities(opts.orm, opts.logger),
       ...createReconciliationActivities(opts.orm, opts.logger),
+      ...createCareHomeActivities(opts.orm, opts.logger),
+      ...createClaimActivities(opts.orm, opts.logger),
+      ...createRegistryActivities(opts.orm, opts.logger, opts.registry),
     },
     shutdownGraceTime: '30 seconds',
   });

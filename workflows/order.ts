@@ -6,11 +6,13 @@ import {
   defineQuery,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
+import type { RegistryActivities } from '../activities/registry';
 import type { ErrorCode } from '../domain/errors';
 import {
   AcceptInput,
@@ -43,6 +45,14 @@ export const cancelOrder = defineUpdate<OrderState, [CancelInput]>('cancelOrder'
 const acts = proxyActivities<OrderActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+// Sharing the record with Volunteer Beijing may wait out a registry outage of
+// up to a week; a failure to share never undoes the settlement.
+const registryActs = proxyActivities<RegistryActivities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
 });
 
 function fail(type: ErrorCode, message: string): never {
@@ -234,19 +244,27 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           fail('ORDER_STATE_CONFLICT', 'the matching deadline of this order has passed');
         }
         try {
-          await acts.checkVolunteerEligibility({ orderId: input.orderId, elderId: input.elderId, volunteerId: req.volunteerId });
+          const eligibility = await acts.checkVolunteerEligibility({
+            orderId: input.orderId,
+            elderId: input.elderId,
+            volunteerId: req.volunteerId,
+            withGuardian: req.withGuardian === true,
+            adultAge: policy.volunteerMinAge,
+          });
           await acts.claimVolunteerSlot({
             orderId: input.orderId,
             volunteerId: req.volunteerId,
             startMs,
             endMs: startMs + minutes(input.bookedMinutes),
+            // Histories recorded before the student rule return no result here.
+            guardianId: eligibility?.guardianId,
           });
         } catch (err) {
           unwrapActivityFailure(err);
         }
         state.volunteerId = req.volunteerId;
         upsertSearchAttributes([{ key: VOLUNTEER_ID, value: req.volunteerId }]);
-        record('accepted', req.actor);
+        record('accepted', req.actor, req.withGuardian === true ? 'with guardian' : undefined);
         await commit('matched');
         return state;
       }),
@@ -496,6 +514,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
   // A disputed order waits for staff, who resolve or cancel it.
   await condition(isTerminal);
+
+  // The settled service record goes to Volunteer Beijing (志愿北京). The patch
+  // marker keeps histories of orders settled before this step replayable.
+  if (state.status === 'settled' && patched('push-service-record')) {
+    try {
+      await registryActs.pushServiceRecord({ orderId: input.orderId });
+    } catch (err) {
+      log.warn('service record not shared with Volunteer Beijing', { orderId: input.orderId, error: String(err) });
+    }
+  }
   await condition(allHandlersFinished);
   log.info('order finished', { orderId: input.orderId, status: state.status });
   return state;

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
+import pino, { DestinationStream } from 'pino';
 import { mintToken, TokenClaims } from '../../api/auth';
-import { loadConfig } from '../../domain/config';
+import { AppConfig, loadConfig } from '../../domain/config';
+import { createLogger } from '../../runtime/logger';
 import { RunningSystem, startSystem } from '../../runtime/system';
 import { createTestDatabase, TestDatabase } from './db';
+import { TEST_DATA_ENV } from './fixtures';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
 export interface ApiEnv {
   db: TestDatabase;
   system: RunningSystem;
+  config: AppConfig;
   url: string;
   token(claims: TokenClaims): Promise<string>;
   /** Sends a JSON request and returns the status and parsed body. */
@@ -25,8 +28,13 @@ export interface ApiEnv {
  * Starts the API and a worker in this process against a fresh database and
  * the Temporal dev server of global-setup, on a task queue of their own.
  * `env` overrides configuration variables (for example TIMEBANK_MINUTE_MS).
+ * With `logStream`, the system logs at info level through the production
+ * logger (redaction and masking included) into that stream.
  */
-export async function startApiEnv(env: Record<string, string> = {}): Promise<ApiEnv> {
+export async function startApiEnv(
+  env: Record<string, string> = {},
+  opts: { logStream?: DestinationStream } = {},
+): Promise<ApiEnv> {
   const address = process.env.TEMPORAL_TEST_ADDRESS;
   if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is not set; run the tests through jest so global-setup starts Temporal');
   const db = await createTestDatabase();
@@ -34,9 +42,12 @@ export async function startApiEnv(env: Record<string, string> = {}): Promise<Api
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     API_PORT: '0',
     TIMEBANK_JWT_SECRET: TEST_JWT_SECRET,
+    ...TEST_DATA_ENV,
     ...env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = opts.logStream
+    ? createLogger('info', 'timebank-test', opts.logStream)
+    : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   await db.orm.close(true);
   const system = await startSystem({ config, databaseUrl: db.url, temporalAddress: address, jwtSecret: TEST_JWT_SECRET, logger });
   db.orm = system.orm;
@@ -44,6 +55,7 @@ export async function startApiEnv(env: Record<string, string> = {}): Promise<Api
   return {
     db,
     system,
+    config,
     url,
     token: (claims) => mintToken(TEST_JWT_SECRET, config.jwt.issuer, claims),
     async call(method, path, opts = {}) {

@@ -70,13 +70,59 @@ export interface Tokens {
   otherOfficer: string;
 }
 
+export interface TestInstitution {
+  institutionId: string;
+  agentId: string;
+}
+
+const testInstitutions = new WeakMap<ApiEnv, Promise<TestInstitution>>();
+
+/** An institution of 朝阳区 with one agent, created once per test system. */
+export function testInstitution(api: ApiEnv): Promise<TestInstitution> {
+  let created = testInstitutions.get(api);
+  if (!created) {
+    created = (async () => {
+      const institutionId = randomUUID();
+      const agentId = randomUUID();
+      const em = api.db.orm.em.fork();
+      await em.execute(`insert into institution (id, name, district_code, street_code) values (?, '测试服务中心', ?, ?)`, [
+        institutionId,
+        DISTRICT,
+        STREET,
+      ]);
+      await em.execute(`insert into staff (id, name, role, district_code, institution_id) values (?, '测试代办人', 'agent', ?, ?)`, [
+        agentId,
+        DISTRICT,
+        institutionId,
+      ]);
+      return { institutionId, agentId };
+    })();
+    testInstitutions.set(api, created);
+  }
+  return created;
+}
+
+/** Records the person's consent to the test institution's agents acting for them. */
+export async function consentToTestInstitution(api: ApiEnv, personId: string): Promise<void> {
+  const { institutionId } = await testInstitution(api);
+  await api.db.orm.em
+    .fork()
+    .execute(`insert into agent_consent (id, person_id, institution_id, granted_by, granted_by_role) values (?, ?, ?, ?, 'elder')`, [
+      randomUUID(),
+      personId,
+      institutionId,
+      personId,
+    ]);
+}
+
+/** Staff tokens of 朝阳区 and 海淀区, and of the test institution's agent. */
 export async function staffTokens(api: ApiEnv): Promise<Tokens> {
   return {
     reviewer: await api.token({ sub: randomUUID(), role: 'street_reviewer', district: DISTRICT }),
     officer: await api.token({ sub: randomUUID(), role: 'district_officer', district: DISTRICT }),
     admin: await api.token({ sub: randomUUID(), role: 'city_admin' }),
     operator: await api.token({ sub: randomUUID(), role: 'operator' }),
-    agent: await api.token({ sub: randomUUID(), role: 'agent' }),
+    agent: await api.token({ sub: (await testInstitution(api)).agentId, role: 'agent' }),
     otherReviewer: await api.token({ sub: randomUUID(), role: 'street_reviewer', district: OTHER_DISTRICT }),
     otherOfficer: await api.token({ sub: randomUUID(), role: 'district_officer', district: OTHER_DISTRICT }),
   };
@@ -87,16 +133,21 @@ export interface Member {
   token: string;
 }
 
-/** Inserts an elder of 朝阳区 with `minutes` of granted coins. */
-export async function newElder(api: ApiEnv, minutes = 600): Promise<Member> {
+/**
+ * Inserts an elder of 朝阳区 with `minutes` of granted coins, who consents to
+ * the test institution's agents acting for them unless `consent` is false.
+ */
+export async function newElder(api: ApiEnv, minutes = 600, opts: { consent?: boolean } = {}): Promise<Member> {
   const person = await insertPerson(api.db.orm, { elder: true });
   if (minutes > 0) await fund(api.db.orm, person.id, minutes);
+  if (opts.consent !== false) await consentToTestInstitution(api, person.id);
   return { id: person.id, token: await api.token({ sub: person.id, role: 'elder' }) };
 }
 
-/** Inserts an insured, active volunteer of 朝阳区. */
-export async function newVolunteer(api: ApiEnv): Promise<Member> {
+/** Inserts an insured, active volunteer of 朝阳区, who consents to the test institution like newElder. */
+export async function newVolunteer(api: ApiEnv, opts: { consent?: boolean } = {}): Promise<Member> {
   const person = await insertPerson(api.db.orm, { volunteer: true });
+  if (opts.consent !== false) await consentToTestInstitution(api, person.id);
   return { id: person.id, token: await api.token({ sub: person.id, role: 'volunteer' }) };
 }
 

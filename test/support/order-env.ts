@@ -9,6 +9,7 @@ import { bundleWorkflowCode, DefaultLogger, Worker, WorkflowBundleWithSourceMap 
 import { MikroORM } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { createOrderActivities } from '../../activities/orders';
+import { createRegistryActivities } from '../../activities/registry';
 import { defaultPolicy } from '../../domain/policy';
 import { OrderWorkflowInput, orderWorkflowId } from '../../domain/order';
 import { DISTRICT_CODE, ELDER_ID, ORDER_STATUS } from '../../domain/search-attributes';
@@ -34,7 +35,7 @@ export async function createTestWorker(env: TestWorkflowEnvironment, orm: MikroO
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createOrderActivities(orm, silentLogger),
+    activities: { ...createOrderActivities(orm, silentLogger), ...createRegistryActivities(orm, silentLogger, undefined) },
   });
 }
 
