@@ -7,7 +7,7 @@ export const MIN_API_KEY_LENGTH = 16;
 const apiKeySchema = z.string().min(MIN_API_KEY_LENGTH, `must be at least ${MIN_API_KEY_LENGTH} characters`);
 
 const clientEnvSchema = z.object({
-  REGISTRY_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
+  REGISTRY_URL: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
   REGISTRY_API_KEY: apiKeySchema.optional(),
   REGISTRY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
@@ -42,7 +42,7 @@ function issuesOf(error: z.ZodError): string[] {
 }
 
 /**
- * Reads the client settings from REGISTRY_BASE_URL, REGISTRY_API_KEY and
+ * Reads the client settings from REGISTRY_URL, REGISTRY_API_KEY and
  * REGISTRY_TIMEOUT_MS (default 10000). Returns undefined when neither the URL
  * nor the key is set, meaning the registry integration is off. Throws
  * ConfigError when only one of them is set or a value is invalid.
@@ -51,10 +51,10 @@ export function loadRegistryClientConfig(env: NodeJS.ProcessEnv = process.env): 
   const parsed = clientEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(issuesOf(parsed.error));
 
-  const { REGISTRY_BASE_URL: baseUrl, REGISTRY_API_KEY: apiKey, REGISTRY_TIMEOUT_MS: timeoutMs } = parsed.data;
+  const { REGISTRY_URL: baseUrl, REGISTRY_API_KEY: apiKey, REGISTRY_TIMEOUT_MS: timeoutMs } = parsed.data;
   if (baseUrl === undefined && apiKey === undefined) return undefined;
-  if (baseUrl === undefined) throw new ConfigError(['REGISTRY_BASE_URL: missing while REGISTRY_API_KEY is set']);
-  if (apiKey === undefined) throw new ConfigError(['REGISTRY_API_KEY: missing while REGISTRY_BASE_URL is set']);
+  if (baseUrl === undefined) throw new ConfigError(['REGISTRY_URL: missing while REGISTRY_API_KEY is set']);
+  if (apiKey === undefined) throw new ConfigError(['REGISTRY_API_KEY: missing while REGISTRY_URL is set']);
   return { baseUrl, apiKey, timeoutMs };
 }
 

@@ -632,7 +632,7 @@ describe('registry client configuration', () => {
   test('reads URL, key and timeout', () => {
     expect(
       loadRegistryClientConfig({
-        REGISTRY_BASE_URL: 'http://127.0.0.1:4100',
+        REGISTRY_URL: 'http://127.0.0.1:4100',
         REGISTRY_API_KEY: API_KEY,
         REGISTRY_TIMEOUT_MS: '2500',
       }),
@@ -640,12 +640,12 @@ describe('registry client configuration', () => {
   });
 
   test('rejects a URL without a key', () => {
-    expect(() => loadRegistryClientConfig({ REGISTRY_BASE_URL: 'http://127.0.0.1:4100' })).toThrow(ConfigError);
+    expect(() => loadRegistryClientConfig({ REGISTRY_URL: 'http://127.0.0.1:4100' })).toThrow(ConfigError);
   });
 
   test('rejects a short key', () => {
     expect(() =>
-      loadRegistryClientConfig({ REGISTRY_BASE_URL: 'http://127.0.0.1:4100', REGISTRY_API_KEY: 'short' }),
+      loadRegistryClientConfig({ REGISTRY_URL: 'http://127.0.0.1:4100', REGISTRY_API_KEY: 'short' }),
     ).toThrow(/REGISTRY_API_KEY/);
   });
 });
