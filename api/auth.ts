@@ -49,7 +49,8 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const onBehalfOfSchema = z.string().uuid();
+/** The On-Behalf-Of header of an agent: the id of the person acted for. */
+export const onBehalfOfSchema = z.string().uuid();
 
 function bearerToken(req: Request): string {
   const header = req.headers.authorization;

@@ -9,10 +9,11 @@
  * took about 4.2 minutes on a two-core machine, most of it the seven policy
  * days before automatic settlement.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
-import { checkLedger } from '../db/ledger';
+import { mintToken } from '../api/auth';
+import type { LedgerCheck } from '../db/ledger';
 import type { Policy } from '../domain/policy';
 import { checkSettlementPayments, checkWorkflowsCompleted } from './demo/checks';
 import { Deferred } from './demo/concurrency';
@@ -111,9 +112,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     progress.stop();
   }
 
-  note('checking the ledger, the settlement payments and the workflows');
+  note('reconciling the ledger and checking the settlement payments and the workflows');
   const orderIds = results.flatMap((result) => (result.orderId ? [result.orderId] : []));
-  const ledger = await checkLedger(options.orm.em.fork());
+  const ledger = await reconcileThroughApi(options);
   const payments = await checkSettlementPayments(options.orm.em.fork(), orderIds);
   const workflows = await checkWorkflowsCompleted(options.temporal, orderIds);
 
@@ -137,6 +138,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   });
   process.stdout.write(formatReport(report));
   return report;
+}
+
+/**
+ * Runs a ledger reconciliation through the operator endpoint, as an operator
+ * would after the run. It covers the ledger invariants and checks every
+ * settled order against its settlement and every pending reservation against
+ * an open order.
+ */
+async function reconcileThroughApi(options: DemoOptions): Promise<LedgerCheck> {
+  const token = await mintToken(options.jwtSecret, options.issuer, { sub: randomUUID(), role: 'operator' });
+  const response = await fetch(`${options.apiUrl}/v1/ops/reconciliations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const body = (await response.json()) as { ok?: boolean; problems?: string[]; detail?: string };
+  if (response.status !== 201) {
+    return { ok: false, problems: [`POST /v1/ops/reconciliations failed with HTTP ${response.status}: ${body.detail ?? ''}`] };
+  }
+  return { ok: body.ok === true, problems: body.problems ?? [] };
 }
 
 /**

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Express } from 'express';
 import { postTransfer } from '../db/ledger';
 import { grantAccountId, personalAccountId } from '../db/reference';
 import { createStaffAccount } from '../db/staff';
@@ -26,6 +25,7 @@ import {
   LONG_LEAD_MINUTES,
 } from './support/api-fixtures';
 import { insertPerson } from './support/fixtures';
+import { listRoutes } from './support/routes';
 
 /*
  * Every route of the application × every kind of caller, with the exact
@@ -427,39 +427,6 @@ const TABLE: Record<string, Row> = {
   },
   'GET /v1/service-categories': { target: 'person', request: () => ({ path: '/v1/service-categories' }), expected: statuses(200) },
 };
-
-interface Layer {
-  name: string;
-  route?: { path: string; methods: Record<string, boolean> };
-  regexp: RegExp & { fast_slash?: boolean };
-  handle: { stack?: Layer[] };
-}
-
-/** The path a router is mounted at, read back from the pattern express 4 compiles it into. */
-function mountPath(layer: Layer): string {
-  if (layer.regexp.fast_slash) return '';
-  const match = /^\^(.*)\\\/\?\(\?=\\\/\|\$\)$/.exec(layer.regexp.source);
-  if (!match) throw new Error(`cannot read the mount path of ${layer.regexp.source}`);
-  return match[1].replace(/\\\//g, '/');
-}
-
-/** Lists every route of the application as "METHOD /path", walking nested routers. */
-function listRoutes(app: Express): string[] {
-  const routes: string[] = [];
-  const walk = (stack: Layer[], prefix: string) => {
-    for (const layer of stack) {
-      if (layer.route) {
-        for (const [method, enabled] of Object.entries(layer.route.methods)) {
-          if (enabled) routes.push(`${method.toUpperCase()} ${prefix}${layer.route.path}`);
-        }
-      } else if (layer.name === 'router' && layer.handle.stack) {
-        walk(layer.handle.stack, prefix + mountPath(layer));
-      }
-    }
-  };
-  walk((app as unknown as { _router: { stack: Layer[] } })._router.stack, '');
-  return routes;
-}
 
 let api: ApiEnv;
 let tokens: Tokens;

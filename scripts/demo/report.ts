@@ -208,7 +208,7 @@ export function formatReport(report: DemoReport): string {
   lines.push(`overlap refusals 时段重叠拒绝 (409 VOLUNTEER_OVERLAP): ${overlap.actual} of ${overlap.expected} expected`);
   lines.push(`insurance refusals 未投保拒绝 (409 INSURANCE_NOT_CONFIRMED): ${insurance.actual} of ${insurance.expected} expected`);
   lines.push(`coins moved 结算时间币: ${report.coinsMoved.coins} coins (${report.coinsMoved.minutes} minutes)`);
-  lines.push(`ledger invariants 账本不变量: ${verdict(report.ledger.ok)} (${report.ledger.problems.length} problems)`);
+  lines.push(`ledger reconciliation 账本核对: ${verdict(report.ledger.ok)} (${report.ledger.problems.length} discrepancies)`);
   lines.push(
     `paid exactly once 每单恰好结算一次: ${verdict(report.payments.ok)} ` +
       `(${report.payments.paidOrders} paid orders, ${report.payments.problems.length} problems)`,
