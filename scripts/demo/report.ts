@@ -1,4 +1,5 @@
 import type { LedgerCheck } from '../../db/ledger';
+import type { PersonalDataScan } from './pii-scan';
 import { formatCoins } from '../../domain/coins';
 import type { PaymentCheck, WorkflowCheck } from './checks';
 import type { RefusalCounts } from './driver';
@@ -49,6 +50,7 @@ export interface DemoReport {
   ledger: LedgerCheck;
   payments: PaymentCheck;
   workflows: WorkflowCheck;
+  personalData: PersonalDataScan;
   /** Over all requests the demo sent. */
   latency: LatencySummary;
   /** Per operation, slowest p95 first. */
@@ -92,6 +94,7 @@ export interface ReportInput {
   ledger: LedgerCheck;
   payments: PaymentCheck;
   workflows: WorkflowCheck;
+  personalData: PersonalDataScan;
   latencies: readonly LatencySample[];
 }
 
@@ -143,6 +146,7 @@ export function buildReport(input: ReportInput): DemoReport {
   for (const problem of input.ledger.problems) errors.push(`ledger: ${problem}`);
   for (const problem of input.payments.problems) errors.push(`payments: ${problem}`);
   for (const problem of input.workflows.problems) errors.push(`workflows: ${problem}`);
+  for (const problem of input.personalData.problems) errors.push(`personal data: ${problem}`);
 
   return {
     ok: errors.length === 0,
@@ -159,6 +163,7 @@ export function buildReport(input: ReportInput): DemoReport {
     ledger: input.ledger,
     payments: input.payments,
     workflows: input.workflows,
+    personalData: input.personalData,
     latency: summarizeLatency('all requests', input.latencies.map((sample) => sample.ms)),
     latencyByOperation: summarizeByOperation(input.latencies),
     errors,
@@ -214,6 +219,11 @@ export function formatReport(report: DemoReport): string {
       `(${report.payments.paidOrders} paid orders, ${report.payments.problems.length} problems)`,
   );
   lines.push(`workflows completed 工作流均已完成: ${verdict(report.workflows.ok)} (${report.workflows.problems.length} problems)`);
+  const scan = report.personalData;
+  lines.push(
+    `personal data scan 个人信息扫描: ${verdict(scan.ok)} (${scan.responses} responses, ${scan.logLines} log lines, ` +
+      `${scan.histories} histories; ${scan.problems.length} unmasked values)`,
+  );
 
   lines.push('', '-- HTTP API latency 接口延迟 (ms, measured by the demo client) --');
   lines.push(
