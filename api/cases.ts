@@ -35,6 +35,7 @@ import { executeCaseUpdate, isUniqueViolation, readIdempotencyKey, timelineView 
 import { AppContext, route } from './context';
 import { ApiError, fieldError, parseInput, requestLang } from './problem';
 import { idParams } from './schemas';
+import { Filters, readPage } from './listing';
 
 interface CaseRow {
   id: string;
@@ -213,33 +214,22 @@ export function casesRouter(ctx: AppContext): Router {
     route(async (req, res) => {
       const actor = actorOf(req);
       const q = parseInput(req, listCasesQuery, req.query, 'query');
-      const where: string[] = [];
-      const params: unknown[] = [];
+      const filters: Filters = [];
       if (actor.role === 'volunteer' || actor.role === 'elder' || actor.role === 'agent') {
-        where.push('applicant_id = ?');
-        params.push(subjectPersonId(actor));
+        filters.push(['applicant_id', subjectPersonId(actor)]);
       } else if (actor.role !== 'city_admin' && actor.role !== 'operator') {
-        where.push('district_code = ?');
-        params.push(actor.districtCode);
+        filters.push(['district_code', actor.districtCode]);
       }
-      if (q.status) {
-        where.push('status = ?');
-        params.push(q.status);
-      }
-      if (q.districtCode) {
-        where.push('district_code = ?');
-        params.push(q.districtCode);
-      }
-      const whereSql = where.length > 0 ? `where ${where.join(' and ')}` : '';
-      const rows = await em().execute<CaseRow[]>(
-        `select ${CASE_COLUMNS} from care_home_case ${whereSql} order by applied_at, id limit ? offset ?`,
-        [...params, q.limit, q.offset],
-      );
-      const [{ total }] = await em().execute<Array<{ total: string }>>(
-        `select count(*) as total from care_home_case ${whereSql}`,
-        params,
-      );
-      res.json({ items: rows.map(caseView), total: Number(total), limit: q.limit, offset: q.offset });
+      filters.push(['status', q.status], ['district_code', q.districtCode]);
+      const { rows, total } = await readPage<CaseRow>(em(), {
+        table: 'care_home_case',
+        columns: CASE_COLUMNS,
+        orderBy: 'applied_at, id',
+        filters,
+        limit: q.limit,
+        offset: q.offset,
+      });
+      res.json({ items: rows.map(caseView), total, limit: q.limit, offset: q.offset });
     }),
   );
 

@@ -13,6 +13,7 @@ import { executeCaseUpdate, isUniqueViolation, readIdempotencyKey, timelineView 
 import { AppContext, route } from './context';
 import { ApiError, parseInput } from './problem';
 import { emptyBody, idParams } from './schemas';
+import { Filters, readPage } from './listing';
 
 interface ClaimRow {
   id: string;
@@ -182,33 +183,22 @@ export function claimsRouter(ctx: AppContext): Router {
     route(async (req, res) => {
       const actor = requireRole(req, 'volunteer', 'agent', ...STAFF_ROLES);
       const q = parseInput(req, listClaimsQuery, req.query, 'query');
-      const where: string[] = [];
-      const params: unknown[] = [];
+      const filters: Filters = [];
       if (actor.role === 'volunteer' || actor.role === 'agent') {
-        where.push('volunteer_id = ?');
-        params.push(subjectPersonId(actor));
+        filters.push(['volunteer_id', subjectPersonId(actor)]);
       } else if (actor.role !== 'city_admin') {
-        where.push('district_code = ?');
-        params.push(actor.districtCode);
+        filters.push(['district_code', actor.districtCode]);
       }
-      if (q.status) {
-        where.push('status = ?');
-        params.push(q.status);
-      }
-      if (q.districtCode) {
-        where.push('district_code = ?');
-        params.push(q.districtCode);
-      }
-      const whereSql = where.length > 0 ? `where ${where.join(' and ')}` : '';
-      const rows = await em().execute<ClaimRow[]>(
-        `select ${CLAIM_COLUMNS} from accident_claim ${whereSql} order by reported_at, id limit ? offset ?`,
-        [...params, q.limit, q.offset],
-      );
-      const [{ total }] = await em().execute<Array<{ total: string }>>(
-        `select count(*) as total from accident_claim ${whereSql}`,
-        params,
-      );
-      res.json({ items: rows.map(claimView), total: Number(total), limit: q.limit, offset: q.offset });
+      filters.push(['status', q.status], ['district_code', q.districtCode]);
+      const { rows, total } = await readPage<ClaimRow>(em(), {
+        table: 'accident_claim',
+        columns: CLAIM_COLUMNS,
+        orderBy: 'reported_at, id',
+        filters,
+        limit: q.limit,
+        offset: q.offset,
+      });
+      res.json({ items: rows.map(claimView), total, limit: q.limit, offset: q.offset });
     }),
   );
 
