@@ -218,12 +218,12 @@ export function createOrderActivities(orm: MikroORM, logger: Logger) {
             claiming === 'guardian'
               ? {
                   type: 'GUARDIAN_BUSY',
-                  message: `the guardian of volunteer ${input.volunteerId} holds an order overlapping this one`,
+                  message: `the guardian of volunteer ${input.volunteerId} already accepted an order that overlaps this one`,
                   nonRetryable: true,
                 }
               : {
                   type: 'VOLUNTEER_OVERLAP',
-                  message: `volunteer ${input.volunteerId} already holds an order overlapping this one`,
+                  message: `volunteer ${input.volunteerId} already accepted an order that overlaps this one`,
                   nonRetryable: true,
                 },
           );

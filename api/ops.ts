@@ -76,7 +76,7 @@ export function opsRouter(ctx: AppContext): Router {
   );
 
   /**
-   * The personal data access log, newest first. It holds ids, field names and
+   * The personal data access log, newest first. It contains ids, field names and
    * the reasons staff gave, never the values that were shown.
    */
   router.get(

@@ -50,7 +50,7 @@ async function countFreeBeds(tx: EntityManager, districtCode: string): Promise<n
 /**
  * Places a waiting case in a free bed of its district, in application order:
  * while an earlier application of the district waits without a bed, this one
- * is not placed. A case that already holds a bed gets that bed back, so a
+ * is not placed. A case that already has a bed gets that bed back, so a
  * retry after a crash places nothing twice.
  */
 export async function allocateBed(

@@ -568,8 +568,8 @@ export interface LedgerCheck {
 }
 
 /**
- * Checks the ledger invariants over the whole database: balances sum to zero,
- * each balance equals the sum of its entries, versions have no gaps, no
+ * Checks the ledger invariants over the whole database. Balances sum to zero,
+ * each balance equals the sum of its entries, and versions have no gaps. No
  * non-issuance account is overdrawn, reserved equals the pending reservations,
  * and every transfer has exactly two entries that cancel out.
  */

@@ -8,10 +8,10 @@ export interface ReconciliationResult {
 }
 
 /**
- * Recomputes the ledger from its entries and checks it against the orders:
- * the ledger invariants of checkLedger, exactly one settlement transfer for
- * every order settled with a positive amount and none for any other order,
- * and every pending reservation belonging to an order that can still settle.
+ * Recomputes the ledger from its entries and checks it against the orders.
+ * Besides the invariants of checkLedger, every order settled with a positive
+ * amount needs exactly one settlement transfer and other orders need none.
+ * Every pending reservation must belong to an order that can still settle.
  */
 export async function reconcile(em: EntityManager): Promise<ReconciliationResult> {
   const ledger = await checkLedger(em);

@@ -29,7 +29,7 @@ export const CARE_HOME_STATUSES: readonly CareHomeCaseStatus[] = [
   ...CARE_HOME_TERMINAL_STATUSES,
 ];
 
-/** Why an applicant is not eligible; more than one may apply. */
+/** Reason an applicant is not eligible. Several may apply at once. */
 export type EligibilityProblem =
   | 'person_not_found'
   | 'too_young'
@@ -37,7 +37,7 @@ export type EligibilityProblem =
   | 'balance_short'
   | 'on_dishonesty_list';
 
-/** What the eligibility check reads about an applicant. Counts are minutes. */
+/** Applicant facts the eligibility check reads. Counts are minutes. */
 export interface ApplicantFacts {
   found: boolean;
   ageYears: number;
@@ -135,7 +135,7 @@ export interface PlacementResult {
   placed: boolean;
   careHomeId?: string;
   bedId?: string;
-  /** Why the case was not placed. */
+  /** Reason the case was not placed. */
   reason?: 'no_free_bed' | 'not_first_in_queue';
   casesAhead: number;
   /** Free beds left in the district after this attempt. */

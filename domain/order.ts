@@ -2,7 +2,7 @@ import type { WorkflowPolicy } from './policy';
 
 /*
  * Types and pure rules of a service order (服务订单). Workflow code imports
- * this file, so it holds no I/O and imports only types.
+ * this file, so it does no I/O and imports only types.
  */
 
 export type OrderStatus =
@@ -86,7 +86,7 @@ export interface ReviewInput {
 export interface AcceptInput {
   actor: Actor;
   volunteerId: string;
-  /** A volunteer under 18 accepts only together with their guardian, and says so with true. */
+  /** A volunteer under 18 accepts only together with their guardian, and sets this to true. */
   withGuardian?: boolean;
 }
 

@@ -22,9 +22,9 @@ import {
   RetryClaimInput,
 } from '../domain/accident-claim';
 import type { CaseEvent } from '../domain/cases';
-import type { ErrorCode } from '../domain/errors';
 import type { Actor } from '../domain/order';
 import { followUpRecorded } from './care-home';
+import { fail } from './failures';
 
 export { followUpRecorded };
 export const getClaimState = defineQuery<AccidentClaimState>('getClaimState');
@@ -43,9 +43,6 @@ const registry = proxyActivities<RegistryActivities>({
   retry: { maximumAttempts: 1 },
 });
 
-function fail(type: ErrorCode, message: string): never {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true });
-}
 
 /** Raised inside the claim's steps when staff closed the claim or the registry needs staff; caught by the main loop. */
 class ClaimInterrupted extends Error {

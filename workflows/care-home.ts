@@ -12,7 +12,6 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { CareHomeActivities } from '../activities/care-home';
-import type { ErrorCode } from '../domain/errors';
 import {
   AssessmentInput,
   CARE_HOME_TERMINAL_STATUSES,
@@ -29,6 +28,7 @@ import {
 } from '../domain/care-home';
 import { CaseEvent, careHomeWorkflowId, FollowUpOutcome } from '../domain/cases';
 import type { Actor } from '../domain/order';
+import { fail } from './failures';
 
 export const getCareHomeCase = defineQuery<CareHomeCaseState>('getCareHomeCase');
 export const recordAssessment = defineUpdate<CareHomeCaseState, [AssessmentInput]>('recordAssessment');
@@ -47,9 +47,6 @@ const acts = proxyActivities<CareHomeActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-function fail(type: ErrorCode, message: string): never {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true });
-}
 
 /** Steps with a deadline, the policy minutes each may take, and the name used in reminders. */
 type TimedStatus = 'awaiting_assessment' | 'awaiting_approval' | 'awaiting_admission';

@@ -13,7 +13,6 @@ import {
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
 import type { RegistryActivities } from '../activities/registry';
-import type { ErrorCode } from '../domain/errors';
 import {
   AcceptInput,
   CancelInput,
@@ -31,6 +30,7 @@ import {
   TERMINAL_STATUSES,
 } from '../domain/order';
 import { ORDER_STATUS, VOLUNTEER_ID } from '../domain/search-attributes';
+import { fail } from './failures';
 
 export const getOrderState = defineQuery<OrderState>('getOrderState');
 export const reviewOrder = defineUpdate<OrderState, [ReviewInput]>('reviewOrder');
@@ -55,9 +55,6 @@ const registryActs = proxyActivities<RegistryActivities>({
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
 });
 
-function fail(type: ErrorCode, message: string): never {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true });
-}
 
 /** Re-raises a business failure of an activity as the update's own failure, keeping its code. */
 function unwrapActivityFailure(err: unknown): never {
@@ -73,10 +70,10 @@ function unwrapActivityFailure(err: unknown): never {
 }
 
 /**
- * One service order from request to settlement. Staff and volunteer steps
- * arrive as updates so the caller gets the new state or a coded error; timers
- * drive review reminders, expiry, the match deadline, the sign-in window,
- * automatic close, the rating window and automatic settlement.
+ * Runs one service order from request to settlement. Staff and volunteer
+ * steps arrive as updates, so the caller gets the new state or a coded error.
+ * Timers drive review reminders, expiry, the match deadline, the sign-in
+ * window, automatic close, the rating window and automatic settlement.
  */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   const { policy, minuteMs } = input.settings;

@@ -6,7 +6,7 @@ export interface PersonalDataScan {
   responses: number;
   logLines: number;
   histories: number;
-  /** Where a full ID or phone number appeared, at most a few entries. */
+  /** Places where a full ID or phone number appeared, at most five. */
   problems: string[];
 }
 
