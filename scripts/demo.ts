@@ -1,6 +1,7 @@
 /**
  * The demo driver. It registers a synthetic population over the HTTP API and
- * funds the elders with grants. Then it drives a few hundred service orders
+ * funds the elders with grants. It runs two care-home applications, one to
+ * admission and one to rejection. Then it drives a few hundred service orders
  * through every path of the order lifecycle at once. A closing report checks
  * each outcome, the ledger and the settlement payments.
  *
@@ -14,7 +15,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import { mintToken } from '../api/auth';
 import type { LedgerCheck } from '../db/ledger';
+import { orderWorkflowId } from '../domain/order';
 import type { Policy } from '../domain/policy';
+import { runCareHomeFlows } from './demo/care-home';
 import { checkSettlementPayments, checkWorkflowsCompleted } from './demo/checks';
 import { scanPersonalData } from './demo/pii-scan';
 import { Deferred } from './demo/concurrency';
@@ -52,6 +55,8 @@ export interface DemoOptions {
   /** Population size; defaults 120 elders and 80 volunteers. */
   elders?: number;
   volunteers?: number;
+  /** Link to a workflow in the Temporal web UI, printed beside the care-home cases. */
+  workflowUrl?: (workflowId: string) => string;
 }
 
 const DEFAULT_ORDERS = 240;
@@ -87,6 +92,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     note(`${people.alreadyRegistered} people were already registered by an earlier run and are left out`);
   }
 
+  // Two older volunteers apply for a public care home: one is admitted, one rejected.
+  const applicants = generatePopulation({ seed: seed + 1, elders: 2, volunteers: 0, today: new Date() }).elders;
+  note('running two care-home applications: one to admission, one to rejection');
+  const careHome = await runCareHomeFlows(
+    { api, tokens, orm: options.orm, policy, runId },
+    [applicants[0], applicants[1]],
+  );
+
   const plans = planOrders({ orders, elders: people.elders, volunteers: people.volunteers, policy });
   const grantedMinutes = await fundElders(api, tokens, people.elders, fundingByElder(plans, policy), {
     runId,
@@ -119,14 +132,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const orderIds = results.flatMap((result) => (result.orderId ? [result.orderId] : []));
   const ledger = await reconcileThroughApi(options);
   const payments = await checkSettlementPayments(options.orm.em.fork(), orderIds);
-  const workflows = await checkWorkflowsCompleted(options.temporal, orderIds);
+  const caseWorkflowIds = careHome.flatMap((result) => (result.workflowId ? [result.workflowId] : []));
+  const workflowIds = [...orderIds.map(orderWorkflowId), ...caseWorkflowIds];
+  const workflows = await checkWorkflowsCompleted(options.temporal, workflowIds);
   note('scanning responses, logs and workflow histories for unmasked ID and phone numbers');
   const personalData = await scanPersonalData({
-    secrets: [...population.elders, ...population.volunteers].flatMap((person) => [person.residentId, person.phone]),
+    secrets: [...population.elders, ...population.volunteers, ...applicants].flatMap((person) => [person.residentId, person.phone]),
     responses: api.responseBodies,
     logLines: options.logLines ?? [],
     temporal: options.temporal,
-    orderIds,
+    workflowIds,
   });
 
   const report = buildReport({
@@ -141,6 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     },
     grantedMinutes,
     results,
+    careHome,
     refusals: env.refusals,
     ledger,
     payments,
@@ -148,7 +164,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     personalData,
     latencies: api.latencies,
   });
-  process.stdout.write(formatReport(report));
+  process.stdout.write(formatReport(report, options.workflowUrl));
   return report;
 }
 

@@ -203,6 +203,9 @@ async function main(): Promise<void> {
       orders: demoOrders,
       seed: demoSeed,
       logLines: demoLogLines,
+      workflowUrl: temporalUi
+        ? (workflowId) => `${temporalUi}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`
+        : undefined,
     }).catch((err: unknown) => {
       // The system stays up for inspection even when the demo cannot finish.
       logger.error({ err }, 'the demo stopped with an error');

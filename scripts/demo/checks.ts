@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
-import { orderWorkflowId } from '../../domain/order';
 import { mapWithConcurrency, sleep } from './concurrency';
 
 export interface PaymentCheck {
@@ -80,11 +79,11 @@ export interface WorkflowCheck {
 const WORKFLOW_CLOSE_ATTEMPTS = 10;
 const WORKFLOW_CLOSE_DELAY_MS = 500;
 
-/** Checks in Temporal that the workflow of every order has completed (not failed, timed out or still running). */
-export async function checkWorkflowsCompleted(temporal: Client, orderIds: readonly string[]): Promise<WorkflowCheck> {
+/** Checks in Temporal that every workflow in `workflowIds` has completed (not failed, timed out or still running). */
+export async function checkWorkflowsCompleted(temporal: Client, workflowIds: readonly string[]): Promise<WorkflowCheck> {
   const problems: string[] = [];
-  await mapWithConcurrency(orderIds, 8, async (orderId) => {
-    const handle = temporal.workflow.getHandle(orderWorkflowId(orderId));
+  await mapWithConcurrency(workflowIds, 8, async (workflowId) => {
+    const handle = temporal.workflow.getHandle(workflowId);
     let status = 'UNKNOWN';
     try {
       for (let attempt = 1; attempt <= WORKFLOW_CLOSE_ATTEMPTS; attempt++) {

@@ -1,5 +1,4 @@
 import type { Client } from '@temporalio/client';
-import { orderWorkflowId } from '../../domain/order';
 
 export interface PersonalDataScan {
   ok: boolean;
@@ -21,8 +20,8 @@ function decodeBytes(value: unknown): unknown {
 }
 
 /**
- * Searches the demo's API responses, the service's log lines and the order
- * workflow histories for any full resident ID or phone number of the demo
+ * Searches the demo's API responses, the service's log lines and the
+ * histories of the demo's workflows for any full resident ID or phone number of the demo
  * population. Masked values (110***********1234) do not match.
  */
 export async function scanPersonalData(input: {
@@ -30,7 +29,7 @@ export async function scanPersonalData(input: {
   responses: readonly string[];
   logLines: readonly string[];
   temporal: Client;
-  orderIds: readonly string[];
+  workflowIds: readonly string[];
 }): Promise<PersonalDataScan> {
   const problems: string[] = [];
   const findLeak = (text: string) => input.secrets.find((secret) => text.includes(secret));
@@ -47,15 +46,15 @@ export async function scanPersonalData(input: {
 
   input.responses.forEach((text, index) => check(`API response #${index + 1}`, text));
   input.logLines.forEach((line, index) => check(`log line #${index + 1}`, line));
-  for (const orderId of input.orderIds) {
-    const history = await input.temporal.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
-    check(`history of order ${orderId}`, JSON.stringify(decodeBytes(history)));
+  for (const workflowId of input.workflowIds) {
+    const history = await input.temporal.workflow.getHandle(workflowId).fetchHistory();
+    check(`history of workflow ${workflowId}`, JSON.stringify(decodeBytes(history)));
   }
   return {
     ok: problems.length === 0,
     responses: input.responses.length,
     logLines: input.logLines.length,
-    histories: input.orderIds.length,
+    histories: input.workflowIds.length,
     problems,
   };
 }

@@ -1,6 +1,7 @@
 import type { LedgerCheck } from '../../db/ledger';
 import type { PersonalDataScan } from './pii-scan';
 import { formatCoins } from '../../domain/coins';
+import { CareHomeResult, formatCareHomeResults } from './care-home';
 import type { PaymentCheck, WorkflowCheck } from './checks';
 import type { RefusalCounts } from './driver';
 import type { LatencySample } from './http';
@@ -45,6 +46,8 @@ export interface DemoReport {
   paths: PathSummary[];
   finalStates: StateCount[];
   refusals: { overlap: { expected: number; actual: number }; insurance: { expected: number; actual: number } };
+  /** The care-home applications: one admitted, one rejected. */
+  careHome: CareHomeResult[];
   /** Sum of this run's order_settlement transfers. */
   coinsMoved: { minutes: number; coins: string };
   ledger: LedgerCheck;
@@ -90,6 +93,7 @@ export interface ReportInput {
   people: DemoReport['people'];
   grantedMinutes: number;
   results: readonly OrderResult[];
+  careHome: readonly CareHomeResult[];
   refusals: RefusalCounts;
   ledger: LedgerCheck;
   payments: PaymentCheck;
@@ -143,6 +147,9 @@ export function buildReport(input: ReportInput): DemoReport {
   for (const [kind, count] of Object.entries(refusals)) {
     if (count.actual !== count.expected) errors.push(`${kind} refusals: ${count.actual}, expected ${count.expected}`);
   }
+  for (const result of input.careHome) {
+    for (const problem of result.problems) errors.push(`care-home ${result.path} case ${result.caseId ?? '-'}: ${problem}`);
+  }
   for (const problem of input.ledger.problems) errors.push(`ledger: ${problem}`);
   for (const problem of input.payments.problems) errors.push(`payments: ${problem}`);
   for (const problem of input.workflows.problems) errors.push(`workflows: ${problem}`);
@@ -159,6 +166,7 @@ export function buildReport(input: ReportInput): DemoReport {
     paths,
     finalStates,
     refusals,
+    careHome: [...input.careHome],
     coinsMoved: { minutes: input.payments.settledMinutes, coins: formatCoins(input.payments.settledMinutes) },
     ledger: input.ledger,
     payments: input.payments,
@@ -173,8 +181,8 @@ export function buildReport(input: ReportInput): DemoReport {
 /** At most this many error lines are printed; the returned report keeps them all. */
 const MAX_PRINTED_ERRORS = 30;
 
-/** Renders the report as plain text for stdout. */
-export function formatReport(report: DemoReport): string {
+/** Renders the report as plain text for stdout; `workflowUrl` links the care-home histories to the Temporal web UI. */
+export function formatReport(report: DemoReport, workflowUrl?: (workflowId: string) => string): string {
   const lines: string[] = [];
   const verdict = (ok: boolean) => (ok ? 'OK' : 'FAILED');
   const ms = (value: number) => value.toFixed(1);
@@ -207,6 +215,9 @@ export function formatReport(report: DemoReport): string {
       report.finalStates.map((s) => [s.state, String(s.expected), String(s.actual)]),
     ),
   );
+
+  lines.push('', '-- care-home applications 公办养老机构入住申请 --');
+  lines.push(...formatCareHomeResults(report.careHome, workflowUrl));
 
   lines.push('', '-- checks 校验 --');
   const { overlap, insurance } = report.refusals;
