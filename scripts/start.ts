@@ -9,11 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
-import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../domain/config';
 import { withLocalDataKeys } from '../runtime/local-secrets';
 import { createLogger } from '../runtime/logger';
+import { installTemporalLogger } from '../runtime/temporal-logger';
 import { startSystem } from '../runtime/system';
 import { startEmbeddedPostgres, startTemporalDevServer } from './dev-services';
 import { ensureTemporalCli, repoRoot } from './tools';
@@ -25,24 +24,6 @@ function localJwtSecret(dataDir: string): string {
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   }
   return readFileSync(file, 'utf8').trim();
-}
-
-const TEMPORAL_LOG_LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' };
-
-/**
- * Sends the Temporal SDK's own logs (workflow log calls, activity failures)
- * through pino at the configured level, in place of its console output.
- * Must run before the worker creates the SDK runtime.
- */
-function installTemporalLogger(logger: Logger): void {
-  const temporalLogger = logger.child({ component: 'temporal' });
-  const level = TEMPORAL_LOG_LEVELS[logger.level] ?? 'ERROR';
-  Runtime.install({
-    logger: new DefaultLogger(level, (entry) => {
-      const method = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
-      temporalLogger[method](entry.meta ?? {}, entry.message);
-    }),
-  });
 }
 
 const PINO_LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };

@@ -9,10 +9,12 @@ import { loadConfig } from '../domain/config';
 import { withLocalDataKeys } from '../runtime/local-secrets';
 import { createLogger } from '../runtime/logger';
 import { startSystem } from '../runtime/system';
+import { installTemporalLogger } from '../runtime/temporal-logger';
 
 async function main(): Promise<void> {
   const config = withLocalDataKeys(loadConfig(), path.resolve(__dirname, '..', loadConfig().dataDir));
   const logger = createLogger(config.logLevel, 'timebank-worker');
+  installTemporalLogger(logger);
   if (!config.databaseUrl || !config.temporal.address) {
     throw new Error('DATABASE_URL and TEMPORAL_ADDRESS must be set to run the worker on its own');
   }
