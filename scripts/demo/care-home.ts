@@ -8,7 +8,7 @@ import type { Policy } from '../../domain/policy';
 import { sleep } from './concurrency';
 import { ApiClient, toRequestError } from './http';
 import type { Person } from './population';
-import type { TokenBook } from './setup';
+import { trainingDate, volunteerRegistration, type TokenBook } from './setup';
 
 /** The two care-home paths the demo drives: one application admitted, one rejected. */
 export type CareHomePath = 'admitted' | 'rejected';
@@ -47,7 +47,6 @@ export interface CareHomeEnvironment {
 interface CaseBody {
   id: string;
   status: string;
-  bedId?: string;
   timeline: Array<{ event: string }>;
 }
 
@@ -158,19 +157,9 @@ function checkLedgerStages(result: CareHomeResult, coinMinutes: number): void {
 
 /** Registers the applicant through POST /v1/volunteers and returns the new person id. */
 async function registerApplicant(env: CareHomeEnvironment, applicant: Person): Promise<string> {
-  const trainedOn = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10);
   const response = await env.api.send('POST', '/v1/volunteers', {
     token: await env.tokens.reviewer(applicant.districtCode),
-    body: {
-      residentId: applicant.residentId,
-      name: applicant.name,
-      phone: applicant.phone,
-      streetCode: applicant.streetCode,
-      address: applicant.address,
-      trainedOn,
-      fitnessDeclared: true,
-      insurance: 'registry',
-    },
+    body: volunteerRegistration(applicant, { trainedOn: trainingDate(0), insured: true }),
   });
   if (response.status !== 201) throw toRequestError('POST', '/v1/volunteers', response);
   return (response.body as { id: string }).id;
@@ -181,8 +170,8 @@ async function registerApplicant(env: CareHomeEnvironment, applicant: Person): P
  * time the care-home rule counts and the coins that service would have
  * earned, as one ledger transfer from the district's grant account. Ten
  * thousand hours of orders cannot run in a demo, so this replaces years of
- * settled orders. The transfer memo says so, and the demo report repeats
- * it. Everything after it, from the application on, goes through the API.
+ * settled orders. The transfer memo marks it as demo data, and the demo
+ * report repeats that. Everything after it, from the application on, goes through the API.
  */
 export async function seedServiceHistory(
   orm: MikroORM,
@@ -208,12 +197,12 @@ async function readAccount(api: ApiClient, token: string, personId: string): Pro
 }
 
 /** Polls the case until it reaches `status`. Raises when it ends in another status or STATUS_WAIT_MS passes. */
-async function waitForStatus(api: ApiClient, token: string, casePath: string, status: string): Promise<CaseBody> {
+async function waitForStatus(api: ApiClient, token: string, casePath: string, status: string): Promise<void> {
   const deadline = Date.now() + STATUS_WAIT_MS;
   let last: CaseBody | undefined;
   while (Date.now() < deadline) {
     last = await api.call<CaseBody>('GET', casePath, { token });
-    if (last.status === status) return last;
+    if (last.status === status) return;
     if ((CARE_HOME_TERMINAL_STATUSES as readonly string[]).includes(last.status)) break;
     await sleep(STATUS_POLL_MS);
   }

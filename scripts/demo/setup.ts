@@ -104,18 +104,10 @@ export async function registerPopulation(
 
   try {
     const registered = await mapWithConcurrency(jobs, concurrency, async (job) => {
-      const body: Record<string, unknown> = {
-        residentId: job.person.residentId,
-        name: job.person.name,
-        phone: job.person.phone,
-        streetCode: job.person.streetCode,
-        address: job.person.address,
-      };
-      if (job.role === 'volunteer') {
-        body.trainedOn = trainingDate(job.index);
-        body.fitnessDeclared = true;
-        if (job.insured) body.insurance = 'registry';
-      }
+      const body =
+        job.role === 'volunteer'
+          ? volunteerRegistration(job.person, { trainedOn: trainingDate(job.index), insured: job.insured })
+          : personRegistration(job.person);
       const path = job.role === 'elder' ? '/v1/elders' : '/v1/volunteers';
       const response = await api.send('POST', path, { token: await tokens.reviewer(job.person.districtCode), body });
       done += 1;
@@ -141,8 +133,26 @@ export async function registerPopulation(
   }
 }
 
+/** Builds the body of POST /v1/elders from a generated person. */
+function personRegistration(person: Person): Record<string, unknown> {
+  return {
+    residentId: person.residentId,
+    name: person.name,
+    phone: person.phone,
+    streetCode: person.streetCode,
+    address: person.address,
+  };
+}
+
+/** Builds the body of POST /v1/volunteers: a trained volunteer who declared fitness, insured through the registry when `insured`. */
+export function volunteerRegistration(person: Person, options: { trainedOn: string; insured: boolean }): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...personRegistration(person), trainedOn: options.trainedOn, fitnessDeclared: true };
+  if (options.insured) body.insurance = 'registry';
+  return body;
+}
+
 /** Returns a training date (培训日期) in the past, spread over the last year. */
-function trainingDate(index: number): string {
+export function trainingDate(index: number): string {
   const daysAgo = 30 + ((index * 37) % 330);
   return new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
 }
